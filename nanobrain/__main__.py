@@ -1,0 +1,3 @@
+from nanobrain.cli import main
+
+main()

@@ -1,0 +1,312 @@
+"""The `nanobrain` command: serve, run, workflows, db."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nanobrain.config import ConfigError, Settings, load_settings
+from nanobrain.core.errors import RegistrationError
+from nanobrain.core.registry import Registry, discover
+
+DEFAULT_TARGETS = ["nanobrain.examples"]
+TARGETS_ENV = "NANOBRAIN_SERVE_TARGETS"
+
+app = typer.Typer(
+    help="NanoBrain: a web presence for any typed async workflow.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (or NANOBRAIN_CONFIG).")
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option("--profile", "-p", help="development or production (or NANOBRAIN_PROFILE)."),
+]
+DataDirOption = Annotated[
+    Path | None, typer.Option("--data-dir", help="Database and files (or NANOBRAIN_DATA_DIR).")
+]
+TargetsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Import paths (pkg.module, pkg.module:attr, file.py) or YAML files."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _settings(config: Path | None, profile: str | None, overrides: dict[str, Any]) -> Settings:
+    try:
+        return load_settings(config_file=config, profile=profile, overrides=overrides)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _registry(targets: list[str] | None, settings: Settings) -> Registry:
+    chosen = targets or settings.workflows or DEFAULT_TARGETS
+    try:
+        return discover(chosen)
+    except RegistrationError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _check_exposure(settings: Settings) -> None:
+    """Without authentication everyone is admin, so only loopback may be served."""
+    server = settings.web_interface.server_config
+    if settings.web_interface.auth_config.enabled:
+        return
+    host = server.host
+    loopback = host == "localhost"
+    if not loopback:
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+    if not loopback:
+        raise _fail(
+            f"web_interface.server_config.host is {host!r} but web_interface.auth_config.enabled is "
+            "false: without authentication NanoBrain only listens on a loopback address"
+        )
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = settings.web_interface.monitoring.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiosqlite", "asyncio", "multipart", "python_multipart", "sse_starlette"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+@app.command()
+def serve(
+    targets: TargetsArgument = None,
+    host: Annotated[str | None, typer.Option(help="Interface to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    data_dir: DataDirOption = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve workflows over HTTP (the bundled examples when no target is given)."""
+    import uvicorn
+
+    overrides: dict[str, Any] = {
+        "data_dir": str(data_dir) if data_dir else None,
+        "web_interface": {"server_config": {"host": host, "port": port}},
+    }
+    settings = _settings(config, profile, overrides)
+    _check_exposure(settings)
+    registry = _registry(targets, settings)
+    _configure_logging(settings)
+    server = settings.web_interface.server_config
+    ssl = settings.web_interface.ssl_config
+    ssl_options: dict[str, Any] = (
+        {"ssl_certfile": str(ssl.cert_file), "ssl_keyfile": str(ssl.key_file)}
+        if ssl.enabled
+        else {}
+    )
+    scheme = "https" if ssl.enabled else "http"
+    console.print(
+        f"[bold]NanoBrain[/] serving {len(registry.workflows)} workflows, {len(registry.tools)} tools, "
+        f"{len(registry.agents)} agents at {scheme}://{server.host}:{server.port} "
+        f"(profile {settings.profile}, data in {settings.data_dir})"
+    )
+    common: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": settings.web_interface.monitoring.log_level,
+        "access_log": settings.web_interface.server_config.debug,
+        "timeout_graceful_shutdown": settings.runtime.shutdown_grace_seconds + 5,
+        **ssl_options,
+    }
+    if reload or server.reload:
+        os.environ[TARGETS_ENV] = json.dumps(targets or [])
+        _export_settings_env(config, profile, overrides)
+        uvicorn.run("nanobrain.cli:app_from_environment", factory=True, reload=True, **common)
+        return
+    from nanobrain.web.app import create_app
+
+    uvicorn.run(create_app(settings, registry), **common)
+
+
+def _export_settings_env(
+    config: Path | None, profile: str | None, overrides: dict[str, Any]
+) -> None:
+    """Hand the CLI's choices to the reloading child process through the environment."""
+    if config:
+        os.environ["NANOBRAIN_CONFIG"] = str(config.resolve())
+    if profile:
+        os.environ["NANOBRAIN_PROFILE"] = profile
+    if overrides.get("data_dir"):
+        os.environ["NANOBRAIN_DATA_DIR"] = str(Path(overrides["data_dir"]).resolve())
+    for key, value in overrides["web_interface"]["server_config"].items():
+        if value is not None:
+            os.environ[f"NANOBRAIN_WEB_INTERFACE__SERVER_CONFIG__{key.upper()}"] = str(value)
+
+
+def app_from_environment() -> Any:
+    """The app as configured by the environment (used by `serve --reload`)."""
+    from nanobrain.web.app import create_app
+
+    settings = load_settings()
+    targets = json.loads(os.environ.get(TARGETS_ENV, "[]"))
+    return create_app(settings, discover(targets or settings.workflows or DEFAULT_TARGETS))
+
+
+@app.command("workflows")
+def list_workflows(targets: TargetsArgument = None, config: ConfigOption = None) -> None:
+    """List what the targets register."""
+    registry = _registry(targets, _settings(config, None, {}))
+    table = Table("kind", "name", "mode", "description")
+    for spec in registry.workflows.values():
+        table.add_row("workflow", spec.name, spec.mode, spec.description.split("\n")[0])
+    for spec in registry.tools.values():
+        table.add_row("tool", spec.name, "", spec.description.split("\n")[0])
+    for agent in registry.agents.values():
+        table.add_row("agent", agent.name, "", agent.description)
+    Console().print(table)
+
+
+@app.command()
+def run(
+    workflow: Annotated[str, typer.Argument(help="The workflow's name.")],
+    input: Annotated[
+        str, typer.Option("--input", "-i", help="The input as JSON, or @path to a JSON file.")
+    ] = "{}",
+    file: Annotated[
+        list[str] | None,
+        typer.Option("--file", "-f", help="field=path: upload a local file for a File field."),
+    ] = None,
+    targets: Annotated[
+        list[str] | None, typer.Option("--target", "-t", help="Discovery target(s).")
+    ] = None,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run one workflow locally with a progress bar, and print its output as JSON."""
+    settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
+    registry = _registry(targets, settings)
+    try:
+        raw = Path(input[1:]).read_text() if input.startswith("@") else input
+        payload = orjson.loads(raw)
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise _fail(f"--input is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise _fail("--input must be a JSON object")
+    uploads = {}
+    for item in file or []:
+        field, _, path = item.partition("=")
+        if not path or not Path(path).is_file():
+            raise _fail(f"--file {item!r}: expected field=path to an existing file")
+        uploads[field] = Path(path)
+    status = asyncio.run(_run_once(settings, registry, workflow, payload, uploads))
+    raise typer.Exit(code=0 if status == "succeeded" else 1)
+
+
+async def _run_once(
+    settings: Settings,
+    registry: Registry,
+    name: str,
+    payload: dict[str, Any],
+    uploads: dict[str, Path],
+) -> str:
+    from nanobrain.runtime.errors import RuntimeProblem
+    from nanobrain.security.policy import LOCAL_ADMIN
+    from nanobrain.store.database import upgrade
+    from nanobrain.web.app import build_state
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    state = build_state(settings, registry)
+    await upgrade(state.engine)
+    await state.executions.start()
+    try:
+        for field, path in uploads.items():
+            record = await state.files.upload(LOCAL_ADMIN, path.name, None, _read_chunks(path))
+            payload[field] = record.id
+        try:
+            spec = state.executions.runnable("workflow", name, LOCAL_ADMIN)
+            execution = await state.executions.submit(spec, payload, LOCAL_ADMIN)
+        except RuntimeProblem as exc:
+            errors = "".join(
+                f"\n  {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in getattr(exc, "errors", [])
+            )
+            raise _fail(f"{exc.detail}{errors}") from None
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+            TextColumn("{task.fields[message]}"), TimeElapsedColumn(), console=console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task(name, total=1.0, message="")
+            async for event in state.executions.events(execution, 0):
+                if event.type == "progress":
+                    fraction = event.data.get("fraction")
+                    progress.update(
+                        task, completed=fraction or 0, message=event.data.get("message") or ""
+                    )
+                elif event.type == "chunk":
+                    progress.console.print(event.data.get("delta"), end="", markup=False)
+        final = await state.executions.get(execution.id, LOCAL_ADMIN)
+        if final.status.value == "succeeded":
+            sys.stdout.write(orjson.dumps(final.output, option=orjson.OPT_INDENT_2).decode() + "\n")
+        else:
+            console.print(
+                f"[bold red]{final.status.value}[/]: {(final.error or {}).get('message', '')}"
+            )
+        return final.status.value
+    finally:
+        await state.executions.stop()
+        await state.engine.dispose()
+
+
+async def _read_chunks(path: Path) -> Any:
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            yield chunk
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    config: ConfigOption = None, profile: ProfileOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Apply database migrations (the server also does this at start-up)."""
+    from nanobrain.store.database import create_engine, upgrade
+
+    settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def migrate() -> None:
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    console.print(f"database at {settings.redacted()['database_url']} is up to date")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,432 @@
+"""NanoBrain configuration: typed settings loaded from YAML profiles, environment and CLI.
+
+Precedence, lowest to highest: built-in ``defaults.yaml`` <- user config file <- ``NANOBRAIN_*``
+environment variables <- explicit ``overrides``. The result is validated once; every problem is
+reported as a :class:`ConfigError` naming the offending key path.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "AuthConfig",
+    "CacheConfig",
+    "ConfigError",
+    "CorsConfig",
+    "LimitsConfig",
+    "MonitoringConfig",
+    "RuntimeConfig",
+    "ServerConfig",
+    "Settings",
+    "SslConfig",
+    "WebInterfaceConfig",
+    "load_settings",
+]
+
+ENV_PREFIX = "NANOBRAIN_"
+DEFAULT_PROFILE = "development"
+REDACTED = "**********"
+
+
+class ConfigError(ValueError):
+    """Invalid or unreadable configuration; ``errors`` lists each ``key.path: reason``."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [message]
+
+
+# --------------------------------------------------------------------------- models
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Model):
+    host: str
+    port: int = Field(ge=0, le=65535)
+    workers: int = Field(ge=1)
+    debug: bool
+    reload: bool = False
+    root_path: str = ""
+
+
+class AuthConfig(_Model):
+    enabled: bool
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: str = "HS256"
+    access_token_minutes: int = Field(default=30, ge=1)
+    refresh_token_days: int = Field(default=14, ge=1)
+    mock_users: bool = False
+    oauth_providers: list[str] = []
+    issuer: str = "nanobrain"
+    audience: str = "nanobrain"
+
+
+class CorsConfig(_Model):
+    allow_origins: list[str]
+    allow_credentials: bool
+    allow_methods: list[str] = ["*"]
+    allow_headers: list[str] = ["*"]
+
+
+class SslConfig(_Model):
+    enabled: bool
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _files_required_when_enabled(self) -> SslConfig:
+        missing = [name for name in ("cert_file", "key_file") if getattr(self, name) is None]
+        if self.enabled and missing:
+            raise ValueError(f"enabled requires {' and '.join(missing)} to be set")
+        return self
+
+
+class CacheConfig(_Model):
+    enabled: bool
+    backend: Literal["memory", "redis"] = "memory"
+    cluster_nodes: list[str] = []
+    ttl_seconds: int = Field(default=300, ge=0)
+
+
+class MonitoringConfig(_Model):
+    enabled: bool = True
+    metrics_endpoint: str = "/metrics"
+    health_endpoint: str = "/health"
+    alerting: bool = False
+    log_level: str = "info"
+    log_format: Literal["console", "json"] = "console"
+
+
+class LimitsConfig(_Model):
+    max_body_bytes: int = Field(default=1_048_576, ge=0)
+    max_upload_bytes: int = Field(default=104_857_600, ge=0)
+    allowed_upload_types: list[str] = []  # empty: any type
+    max_json_depth: int = Field(default=64, ge=1)
+
+
+class WebInterfaceConfig(_Model):
+    server_config: ServerConfig
+    auth_config: AuthConfig
+    cors_config: CorsConfig
+    ssl_config: SslConfig
+    cache_config: CacheConfig
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+
+class RuntimeConfig(_Model):
+    max_concurrency: int = Field(default=32, ge=1)
+    default_timeout_seconds: float = Field(default=3600, gt=0)
+    event_retention_seconds: float = Field(default=600, ge=0)
+    max_events_per_stream: int = Field(default=10_000, ge=1)
+    max_retained_streams: int = Field(default=10_000, ge=1)
+    shutdown_grace_seconds: float = Field(default=5, ge=0)
+
+
+_URL_FIELDS = ("database_url", "redis_url")
+
+
+class Settings(BaseSettings):
+    """The effective configuration. Build it with :func:`load_settings`.
+
+    Environment variables are handled by :func:`load_settings`; constructing ``Settings``
+    directly uses only the given values.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    profile: str
+    data_dir: Path = Field(default=Path(".nanobrain"), validate_default=True)
+    database_url: str | None = None  # None: SQLite file inside data_dir
+    redis_url: str | None = None
+    workflows: list[str] = []  # discovery targets (modules, files)
+    web_interface: WebInterfaceConfig
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # one explicit env parser: load_settings()
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'nanobrain.db').as_posix()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective config as a JSON-able dict, with secrets and URL passwords masked."""
+        data = self.model_dump(mode="json")  # SecretStr dumps as "**********"
+        data["database_url"] = self.resolved_database_url
+        for key in _URL_FIELDS:
+            if data[key]:
+                data[key] = _redact_url(data[key])
+        return data
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username or ''}:{REDACTED}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# --------------------------------------------------------------------------- loading
+
+_SECTION_KEYS = frozenset(Settings.model_fields) - {"profile"}
+_VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_settings(
+    config_file: Path | None = None,
+    profile: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load, merge and validate the configuration for one profile.
+
+    ``profile``: argument, else ``NANOBRAIN_PROFILE``, else ``development``.
+    ``config_file``: argument, else ``NANOBRAIN_CONFIG``; a partial YAML file, either keyed by
+    profile or flat (only settings keys, applied to the selected profile).
+    ``overrides``: nested dict (e.g. from CLI flags); ``None`` values are ignored.
+    ``environ``: defaults to ``os.environ``.
+    """
+    env = os.environ if environ is None else environ
+    profile = profile or env.get(f"{ENV_PREFIX}PROFILE") or DEFAULT_PROFILE
+    if config_file is None and env.get(f"{ENV_PREFIX}CONFIG"):
+        config_file = Path(env[f"{ENV_PREFIX}CONFIG"])
+
+    profiles = _read_yaml(resources.files("nanobrain").joinpath("defaults.yaml").read_text())
+    if config_file is not None:
+        _merge_user_file(profiles, Path(config_file), profile)
+    if profile not in profiles:
+        known = ", ".join(sorted(profiles))
+        raise ConfigError(f"unknown profile {profile!r} (known profiles: {known})")
+
+    header = f"invalid configuration (profile {profile})"
+    errors: list[str] = []
+    data = _interpolate(profiles[profile] or {}, env, profile, errors)
+    if errors:
+        raise ConfigError(_join(header, errors), errors)
+    data = _deep_merge(data, _env_overrides(env))
+    data = _deep_merge(data, _drop_none(overrides or {}))
+    data["profile"] = profile
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = [_describe(err) for err in exc.errors()]
+        raise ConfigError(_join(header, errors), errors) from None
+
+
+def _join(header: str, errors: list[str]) -> str:
+    if len(errors) == 1:
+        return f"{header}: {errors[0]}"
+    return f"{header}:\n" + "\n".join(f"  {line}" for line in errors)
+
+
+def _read_yaml(text: str, source: Path | None = None) -> dict[str, Any]:
+    name = str(source) if source else "built-in defaults"
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(f"{name}:{where}: invalid YAML: {problem}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{name}: top level must be a mapping, not {type(doc).__name__}")
+    return doc
+
+
+def _merge_user_file(profiles: dict[str, Any], path: Path, profile: str) -> None:
+    """Deep-merge the user's file into ``profiles`` (in place)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    doc = _read_yaml(text, path)
+
+    if set(doc) <= _SECTION_KEYS:  # flat: applies to the selected profile
+        if profile in profiles:
+            profiles[profile] = _deep_merge(profiles[profile], doc)
+        return
+
+    settings_keys = sorted(set(doc) & _SECTION_KEYS)
+    if settings_keys:
+        others = sorted(map(str, set(doc) - _SECTION_KEYS))
+        raise ConfigError(
+            f"{path}: mixes settings keys {settings_keys} with other top-level keys {others}; "
+            f"use either only settings keys ({', '.join(sorted(_SECTION_KEYS))}) "
+            "or only profile names"
+        )
+    for name, section in doc.items():
+        if section is not None and not isinstance(section, dict):
+            raise ConfigError(f"{path}: {name}: a profile must be a mapping of settings")
+        unknown = sorted(map(str, set(section or {}) - _SECTION_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{path}: {name}.{unknown[0]}: unknown settings key "
+                f"(expected one of: {', '.join(sorted(_SECTION_KEYS))})"
+            )
+        profiles[str(name)] = _deep_merge(profiles.get(str(name)) or {}, section or {})
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge recursively; lists and scalars replace. Inputs are not modified."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _drop_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: _drop_none(value) if isinstance(value, Mapping) else value
+        for key, value in data.items()
+        if value is not None
+    }
+
+
+def _interpolate(value: Any, env: Mapping[str, str], path: str, errors: list[str]) -> Any:
+    """Expand ``${VAR}`` / ``${VAR:-default}`` in every string; unset variables go to errors."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, f"{path}.{k}", errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, f"{path}.{i}", errors) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def expand(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name is None:  # "$${" escapes a literal "${"
+            return "${"
+        if env.get(name):
+            return env[name]
+        if default is not None:
+            return default
+        if name in env:  # set but empty
+            return ""
+        errors.append(f"{path}: ${{{name}}} is not set")
+        return ""
+
+    return _VAR.sub(expand, value)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """``NANOBRAIN_A__B__C=value`` -> ``{"a": {"b": {"c": value}}}`` for known settings keys."""
+    result: dict[str, Any] = {}
+    for name in sorted(env):
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        if keys[0] not in _SECTION_KEYS:  # e.g. NANOBRAIN_PROFILE, NANOBRAIN_CONFIG
+            continue
+        node = result
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: conflicts with another NANOBRAIN_ variable")
+        node[keys[-1]] = _parse_env_value(env[name], _field_at(keys))
+    return result
+
+
+def _parse_env_value(raw: str, field: FieldInfo | None) -> Any:
+    text = raw.strip()
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass  # e.g. an IPv6 host "[::1]"
+    if field is not None and get_origin(field.annotation) is list:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return raw
+
+
+def _field_at(keys: list[str]) -> FieldInfo | None:
+    """The model field at a key path below ``Settings``, if there is one."""
+    model: type[BaseModel] = Settings
+    field: FieldInfo | None = None
+    for key in keys:
+        field = model.model_fields.get(key)
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+    return field
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    """One pydantic error as ``key.path: reason (got value)``."""
+    loc = [str(part) for part in err["loc"]]
+    path = ".".join(loc) or "<root>"
+    message: str = err["msg"]
+    if err["type"] == "extra_forbidden":
+        parent = _field_at(loc[:-1]) if len(loc) > 1 else None
+        model = parent.annotation if parent else Settings
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        return f"{path}: {message}"
+    value = err.get("input")
+    field = _field_at(loc)
+    secret = field is not None and _is_secret(field)
+    if err["type"] != "missing" and not secret and isinstance(value, str | int | float | bool):
+        message += f" (got {value!r})"
+    return f"{path}: {message}"
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    annotation = field.annotation
+    return annotation is SecretStr or SecretStr in get_args(annotation)

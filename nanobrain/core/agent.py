@@ -1,0 +1,43 @@
+"""`Agent`: instructions plus the tools an LLM may call on the user's behalf."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nanobrain.core.decorators import spec_of
+from nanobrain.core.errors import RegistrationError
+from nanobrain.core.spec import NAME_PATTERN
+
+
+@dataclass(frozen=True)
+class Agent:
+    """An agent definition. Tools are given by name or as `@tool` functions."""
+
+    name: str
+    description: str
+    instructions: str = ""
+    tools: Sequence[str | Callable[..., Any]] = field(default_factory=tuple)
+    roles: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name):
+            raise RegistrationError(
+                f"agent {self.name!r}: name must be lower-case letters, digits and - _ ."
+            )
+        if not self.description:
+            raise RegistrationError(f"agent {self.name!r}: needs a description")
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        names = []
+        for item in self.tools:
+            if isinstance(item, str):
+                names.append(item)
+                continue
+            spec = spec_of(item)
+            if spec is None or spec.kind != "tool":
+                raise RegistrationError(f"agent {self.name!r}: {item!r} is not a @tool function")
+            names.append(spec.name)
+        return tuple(names)

@@ -1,0 +1,70 @@
+"""`@workflow` and `@tool`: attach a spec to a typed async callable, leaving it callable as is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar, overload
+
+from nanobrain.core.spec import Runnable, build_runnable
+
+F = TypeVar("F", bound=Callable[..., Any])
+SPEC_ATTRIBUTE = "__nanobrain__"
+
+
+def spec_of(obj: Any) -> Runnable | None:
+    """The spec a decorator attached to `obj`, if any."""
+    spec = getattr(obj, SPEC_ATTRIBUTE, None)
+    return spec if isinstance(spec, Runnable) else None
+
+
+def _decorate(kind: Literal["workflow", "tool"], fn: F | None, options: dict[str, Any]) -> Any:
+    def attach(target: F) -> F:
+        setattr(target, SPEC_ATTRIBUTE, build_runnable(target, kind=kind, **options))
+        return target
+
+    return attach(fn) if fn is not None else attach
+
+
+@overload
+def workflow(fn: F) -> F: ...
+@overload
+def workflow(
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] = (),
+    version: str = "1",
+    examples: Iterable[str] = (),
+    mode: str | None = None,
+    timeout: float | None = None,
+    roles: Iterable[str] | None = None,
+    retry_safe: bool = False,
+) -> Callable[[F], F]: ...
+def workflow(fn: Any = None, **options: Any) -> Any:
+    """Register an async function `(ctx: Context, **typed_inputs) -> Output` as a workflow.
+
+    The mode is `stream` for async generators and `sync` otherwise, unless `mode` says `job`
+    (long-running: clients submit and poll or subscribe) or `chat` (takes `message: str`).
+    `roles` narrows who may see and run it; `retry_safe` allows redelivery after a worker dies.
+    """
+    return _decorate("workflow", fn, options)
+
+
+@overload
+def tool(fn: F) -> F: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    tags: Iterable[str] = (),
+    version: str = "1",
+    examples: Iterable[str] = (),
+    timeout: float | None = None,
+    roles: Iterable[str] | None = None,
+) -> Callable[[F], F]: ...
+def tool(fn: Any = None, **options: Any) -> Any:
+    """Register a typed async function as a tool that agents, the API and MCP can call."""
+    return _decorate("tool", fn, options)

@@ -1,0 +1,22 @@
+"""Prometheus metrics. Labels are bounded (route templates, workflow names), never ids."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "nanobrain_http_requests_total", "HTTP requests served", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "nanobrain_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
+)
+EXECUTIONS = Counter(
+    "nanobrain_executions_total", "Executions finished, by outcome", ["workflow", "status"]
+)
+EXECUTION_SECONDS = Histogram(
+    "nanobrain_execution_duration_seconds",
+    "Execution run time",
+    ["workflow"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600),
+)
+EXECUTIONS_ACTIVE = Gauge("nanobrain_executions_active", "Executions queued or running")

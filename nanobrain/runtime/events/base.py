@@ -1,0 +1,75 @@
+"""The event bus: numbered, replayable event streams, one per execution or chat session."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+EVENT_TYPES = frozenset(
+    {"status", "progress", "typing", "chunk", "result", "complete", "error", "log"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One event. `seq` increases by one within its stream; `id` is what clients resume from."""
+
+    stream: str
+    seq: int
+    type: str
+    data: Any
+    ts: float
+    final: bool = False
+    execution_id: str | None = None
+    session_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.seq)
+
+    def envelope(self) -> dict[str, Any]:
+        """The wire format shared by SSE and WebSocket."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "execution_id": self.execution_id,
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "ts": datetime.fromtimestamp(self.ts, UTC).isoformat().replace("+00:00", "Z"),
+            "data": self.data,
+        }
+
+
+class EventBus(ABC):
+    """Publishing never blocks the publisher; subscribers replay, then follow, then stop at the
+    stream's final event. Implementations bound memory per stream and expire finished streams."""
+
+    @abstractmethod
+    def publish(
+        self,
+        stream: str,
+        event_type: str,
+        data: Any,
+        *,
+        final: bool = False,
+        execution_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Event:
+        """Append an event to `stream` and wake its subscribers."""
+
+    @abstractmethod
+    def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
+        """Events of `stream` with seq > `after`, live, ending after the final event."""
+
+    @abstractmethod
+    def known(self, stream: str) -> bool:
+        """Whether the bus still holds this stream (it may have expired or predate a restart)."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass

@@ -1,0 +1,113 @@
+"""In-process event bus: per-stream ring buffers, shared by all subscribers (no per-client
+queues, so a slow client costs nothing but its own lag)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from nanobrain.runtime.events.base import Event, EventBus
+
+
+class _Stream:
+    __slots__ = ("events", "finished_at", "next_seq", "waiter")
+
+    def __init__(self, max_events: int):
+        self.events: deque[Event] = deque(maxlen=max_events)
+        self.next_seq = 1
+        self.finished_at: float | None = None
+        self.waiter: asyncio.Future[None] | None = None
+
+    def since(self, after: int) -> list[Event]:
+        if not self.events or after >= self.events[-1].seq:
+            return []
+        first = self.events[0].seq
+        start = max(0, after - first + 1)
+        return list(self.events)[start:] if start else list(self.events)
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+        self.waiter = None
+
+    def changed(self) -> asyncio.Future[None]:
+        if self.waiter is None:
+            self.waiter = asyncio.get_running_loop().create_future()
+        return self.waiter
+
+
+class MemoryEventBus(EventBus):
+    def __init__(
+        self,
+        *,
+        max_events_per_stream: int = 10_000,
+        retention_seconds: float = 600.0,
+        max_streams: int = 10_000,
+    ):
+        self._streams: dict[str, _Stream] = {}
+        self._finished: OrderedDict[str, float] = OrderedDict()  # stream -> finished at
+        self._max_events = max_events_per_stream
+        self._retention = retention_seconds
+        self._max_streams = max_streams
+
+    def known(self, stream: str) -> bool:
+        return stream in self._streams
+
+    def publish(
+        self,
+        stream: str,
+        event_type: str,
+        data: Any,
+        *,
+        final: bool = False,
+        execution_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Event:
+        state = self._streams.get(stream)
+        if state is None:
+            state = self._streams[stream] = _Stream(self._max_events)
+            self._expire()
+        event = Event(
+            stream=stream,
+            seq=state.next_seq,
+            type=event_type,
+            data=data,
+            ts=time.time(),
+            final=final,
+            execution_id=execution_id,
+            session_id=session_id,
+        )
+        state.next_seq += 1
+        state.events.append(event)
+        if final and state.finished_at is None:
+            state.finished_at = self._finished[stream] = time.monotonic()
+        state.wake()
+        return event
+
+    async def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
+        cursor = after
+        while True:
+            state = self._streams.get(stream)
+            if state is None:
+                return
+            for event in state.since(cursor):
+                yield event
+                cursor = event.seq
+                if event.final:
+                    return
+            if state.finished_at is not None:
+                return
+            await asyncio.shield(state.changed())
+
+    def _expire(self) -> None:
+        """Drop finished streams past retention, and the oldest finished ones past the cap."""
+        horizon = time.monotonic() - self._retention
+        while self._finished:
+            name, finished_at = next(iter(self._finished.items()))
+            if finished_at > horizon and len(self._streams) <= self._max_streams:
+                break
+            del self._finished[name]
+            self._streams.pop(name, None)

@@ -1,0 +1,57 @@
+"""The executor interface: where and when executions run. The runner decides how."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from nanobrain.core.user import User
+
+SHUTDOWN = "shutdown"
+USER_CANCEL = "cancelled"
+
+
+@dataclass(slots=True)
+class Job:
+    """What an executor needs to run one execution (serializable but for `validated`)."""
+
+    execution_id: str
+    kind: str
+    name: str
+    input: dict[str, Any]
+    user: User
+    session_id: str | None = None
+    validated: BaseModel | None = None  # the local executor skips re-validation
+    cancel_reason: str | None = None
+
+
+class Runner(Protocol):
+    async def run(self, job: Job) -> None:
+        """Run the job to a final state; never raises."""
+
+    async def abandon(self, job: Job, reason: str) -> None:
+        """Finalize a job that was cancelled before it started."""
+
+
+class Executor(ABC):
+    @abstractmethod
+    async def start(self, runner: Runner) -> None: ...
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop taking work; interrupt what runs (it ends `failed`, reason: shutdown)."""
+
+    @abstractmethod
+    async def submit(self, job: Job) -> None: ...
+
+    @abstractmethod
+    async def cancel(self, execution_id: str) -> bool:
+        """Interrupt a queued or running execution; False if this executor does not hold it."""
+
+    @property
+    @abstractmethod
+    def active(self) -> int:
+        """Executions queued or running here."""

@@ -1,0 +1,71 @@
+"""Runs executions as asyncio tasks in the server process, at most `max_concurrency` at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Job, Runner
+
+
+class LocalExecutor(Executor):
+    def __init__(self, max_concurrency: int, shutdown_grace_seconds: float = 5.0):
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._grace = shutdown_grace_seconds
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._jobs: dict[str, Job] = {}
+        self._runner: Runner | None = None
+        self._closing = False
+
+    async def start(self, runner: Runner) -> None:
+        self._runner = runner
+
+    @property
+    def active(self) -> int:
+        return len(self._tasks)
+
+    async def submit(self, job: Job) -> None:
+        if self._runner is None or self._closing:
+            raise RuntimeError("executor is not running")
+        self._jobs[job.execution_id] = job
+        task = asyncio.create_task(self._run(job), name=f"execution-{job.execution_id}")
+        self._tasks[job.execution_id] = task
+
+    async def _run(self, job: Job) -> None:
+        assert self._runner is not None
+        started = False
+        try:
+            async with self._slots:
+                started = True
+                await self._runner.run(job)
+        except asyncio.CancelledError:
+            if not started:
+                await self._runner.abandon(job, job.cancel_reason or USER_CANCEL)
+        finally:
+            self._tasks.pop(job.execution_id, None)
+            self._jobs.pop(job.execution_id, None)
+
+    async def cancel(self, execution_id: str) -> bool:
+        return self._interrupt(execution_id, USER_CANCEL)
+
+    def _interrupt(self, execution_id: str, reason: str) -> bool:
+        task = self._tasks.get(execution_id)
+        job = self._jobs.get(execution_id)
+        if task is None or job is None or task.done():
+            return False
+        if job.cancel_reason is None:
+            job.cancel_reason = reason
+        task.cancel()
+        return True
+
+    async def stop(self) -> None:
+        self._closing = True
+        pending = list(self._tasks.values())
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(*pending)), self._grace)
+        for execution_id in list(self._tasks):
+            self._interrupt(execution_id, SHUTDOWN)
+        remaining = list(self._tasks.values())
+        if remaining:
+            await asyncio.gather(*remaining, return_exceptions=True)

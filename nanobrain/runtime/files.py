@@ -1,0 +1,147 @@
+"""Uploaded and generated files: ownership, limits, and resolution of `File` inputs."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import unicodedata
+from collections.abc import AsyncIterator
+from typing import Any
+
+from nanobrain.core.types import File
+from nanobrain.core.user import User
+from nanobrain.runtime.errors import NotFound, TooLarge, UnsupportedMediaType
+from nanobrain.store.blobs import BlobStore, BlobTooLarge, StoredBlob
+from nanobrain.store.files import FileRecord, FileRepository
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
+
+
+def safe_filename(name: str | None) -> str:
+    """A display name only (never a path): last path segment, no control characters, bounded."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[/\\]", name)[-1]
+    name = _UNSAFE.sub("_", name).strip(" .")
+    return name[:200] or "upload"
+
+
+def can_see_all(user: User) -> bool:
+    return user.can("write") or user.can("admin")
+
+
+class FileService:
+    def __init__(
+        self,
+        repository: FileRepository,
+        blobs: BlobStore,
+        *,
+        max_upload_bytes: int,
+        allowed_types: list[str],
+    ):
+        self.repository = repository
+        self.blobs = blobs
+        self.max_upload_bytes = max_upload_bytes
+        self.allowed_types = allowed_types
+
+    def check_type(self, content_type: str) -> None:
+        if self.allowed_types and not any(
+            content_type == allowed
+            or (allowed.endswith("/*") and content_type.startswith(allowed[:-1]))
+            for allowed in self.allowed_types
+        ):
+            raise UnsupportedMediaType(
+                f"files of type {content_type!r} are not accepted; allowed: {self.allowed_types}"
+            )
+
+    async def upload(
+        self,
+        owner: User,
+        filename: str | None,
+        declared_type: str | None,
+        chunks: AsyncIterator[bytes],
+        *,
+        execution_id: str | None = None,
+    ) -> FileRecord:
+        name = safe_filename(filename)
+        content_type = _content_type(declared_type, name)
+        self.check_type(content_type)
+        try:
+            blob = await self.blobs.write(chunks, self.max_upload_bytes)
+        except BlobTooLarge as exc:
+            raise TooLarge(
+                f"the file is larger than the {exc.limit}-byte upload limit", limit=exc.limit
+            ) from exc
+        return await self._record(owner, name, content_type, blob, execution_id)
+
+    async def save_bytes(
+        self, owner: User, filename: str, data: bytes, content_type: str | None, execution_id: str
+    ) -> FileRecord:
+        name = safe_filename(filename)
+        blob = await self.blobs.write_bytes(data)
+        return await self._record(
+            owner, name, _content_type(content_type, name), blob, execution_id
+        )
+
+    async def _record(
+        self, owner: User, name: str, content_type: str, blob: StoredBlob, execution_id: str | None
+    ) -> FileRecord:
+        return await self.repository.add(
+            file_id=blob.key,
+            owner_id=owner.id,
+            filename=name,
+            content_type=content_type,
+            size=blob.size,
+            sha256=blob.sha256,
+            execution_id=execution_id,
+        )
+
+    async def get(self, file_id: str, viewer: User) -> FileRecord:
+        """The file if `viewer` may see it; another user's file is as unknown as a missing one."""
+        record = await self.repository.get(file_id) if file_id.isalnum() else None
+        if record is None or (record.owner_id != viewer.id and not can_see_all(viewer)):
+            raise NotFound(f"no file {file_id!r}")
+        return record
+
+    async def resolve(self, file: File, viewer: User) -> File:
+        record = await self.get(file.file_id, viewer)
+        return as_file(record, self.blobs)
+
+
+def as_file(record: FileRecord, blobs: BlobStore) -> File:
+    return File(
+        file_id=record.id,
+        filename=record.filename,
+        content_type=record.content_type,
+        size=record.size,
+        sha256=record.sha256,
+        path=blobs.local_path(record.id),
+    )
+
+
+def _content_type(declared: str | None, filename: str) -> str:
+    declared = (declared or "").split(";")[0].strip().lower()
+    if declared and declared != "application/octet-stream":
+        return declared
+    guessed, _ = mimetypes.guess_type(filename)
+    return guessed or "application/octet-stream"
+
+
+class ExecutionFiles:
+    """`ctx.files` for one execution: reads the owner's files, saves artifacts of the run."""
+
+    def __init__(self, service: FileService, user: User, execution_id: str):
+        self._service = service
+        self._user = user
+        self._execution_id = execution_id
+        self.saved: list[dict[str, Any]] = []
+
+    async def get(self, file_id: str) -> File:
+        return await self._service.resolve(File(file_id=file_id), self._user)
+
+    async def save(self, filename: str, data: bytes, content_type: str | None = None) -> File:
+        record = await self._service.save_bytes(
+            self._user, filename, data, content_type, self._execution_id
+        )
+        file = as_file(record, self._service.blobs)
+        self.saved.append(file.model_dump(mode="json"))
+        return file

@@ -1,0 +1,113 @@
+"""Execution records in memory with write-behind to the database.
+
+Requests never wait on a database round trip of their own: changes are marked dirty and a single
+flusher upserts everything dirty in one transaction (group commit). A caller that needs durability
+(`flush()`) awaits the commit that includes its record, sharing it with every
+other request that arrived meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+
+from nanobrain.store.executions import ExecutionRecord, ExecutionRepository
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionRecords:
+    def __init__(self, repository: ExecutionRepository, *, cache_size: int = 10_000):
+        self.repository = repository
+        self._cache_size = cache_size
+        self._live: dict[str, ExecutionRecord] = {}  # not final yet: always in memory
+        self._recent: OrderedDict[str, ExecutionRecord] = OrderedDict()  # final, LRU
+        self._dirty: dict[str, ExecutionRecord] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self._wakeup = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_forever(), name="execution-flusher")
+
+    async def close(self) -> None:
+        """Flush everything, then stop the flusher."""
+        await self.flush()
+        self._closed = True
+        self._wakeup.set()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+
+    def add(self, record: ExecutionRecord) -> None:
+        """Track a new record; it is written with the next batch (`flush()` to wait for it)."""
+        self._live[record.id] = record
+        self.touch(record)
+
+    def touch(self, record: ExecutionRecord) -> None:
+        """Mark a record changed; moves final records from the live set to the recent cache."""
+        self._dirty[record.id] = record
+        if record.status.final and record.id in self._live:
+            del self._live[record.id]
+            self._recent[record.id] = record
+            if len(self._recent) > self._cache_size:
+                self._recent.popitem(last=False)
+        self._wakeup.set()
+
+    def cached(self, execution_id: str) -> ExecutionRecord | None:
+        return self._live.get(execution_id) or self._recent.get(execution_id)
+
+    async def get(self, execution_id: str) -> ExecutionRecord | None:
+        record = self.cached(execution_id)
+        if record is not None:
+            return record
+        return await self.repository.get(execution_id)
+
+    async def flush(self) -> None:
+        """Return once everything dirty now is committed."""
+        if not self._dirty:
+            return
+        if self._flusher is None or self._flusher.done():
+            await self._write(self._take())
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._wakeup.set()
+        await waiter
+
+    def _take(self) -> list[ExecutionRecord]:
+        batch = list(self._dirty.values())
+        self._dirty.clear()
+        return batch
+
+    async def _write(self, batch: list[ExecutionRecord]) -> None:
+        if batch:
+            await self.repository.upsert_many([record.to_row() for record in batch])
+
+    async def _flush_forever(self) -> None:
+        while not self._closed:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            waiters, self._waiters = self._waiters, []
+            batch = self._take()
+            try:
+                await self._write(batch)
+            except Exception as exc:
+                log.exception("writing %d execution records failed; retrying", len(batch))
+                for record in batch:  # keep them dirty unless changed since
+                    self._dirty.setdefault(record.id, record)
+                self._waiters.extend(waiters)
+                self._wakeup.set()
+                await asyncio.sleep(0.5)
+                if self._closed:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                continue
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)

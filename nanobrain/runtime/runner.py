@@ -1,0 +1,249 @@
+"""Runs one execution to a final state: the only place a workflow's code is called.
+
+Every way of running (local tasks, distributed workers) goes through `ExecutionRunner.run`, so the
+state machine, the events and the record are the same whatever the executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from nanobrain.core.context import Context
+from nanobrain.core.errors import WorkflowError
+from nanobrain.core.registry import Registry
+from nanobrain.core.spec import Runnable
+from nanobrain.core.types import File
+from nanobrain.runtime.errors import RuntimeProblem, validation_errors
+from nanobrain.runtime.events.base import EventBus
+from nanobrain.runtime.executors.base import SHUTDOWN, Job
+from nanobrain.runtime.files import ExecutionFiles, FileService
+from nanobrain.runtime.records import ExecutionRecords
+from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
+
+log = logging.getLogger(__name__)
+INTERRUPTED = "interrupted: the server stopped while this execution was running"
+
+
+def lookup(registry: Registry, kind: str, name: str) -> Runnable | None:
+    return (registry.workflows if kind == "workflow" else registry.tools).get(name)
+
+
+class Publisher:
+    """Publishes an execution's events and keeps its record's `last_seq` in step."""
+
+    def __init__(self, bus: EventBus, records: ExecutionRecords):
+        self.bus = bus
+        self.records = records
+
+    def publish(
+        self, record: ExecutionRecord, event_type: str, data: Any, final: bool = False
+    ) -> None:
+        event = self.bus.publish(
+            record.id,
+            event_type,
+            data,
+            final=final,
+            execution_id=record.id,
+            session_id=record.session_id,
+        )
+        record.last_seq = event.seq
+
+    def status(self, record: ExecutionRecord) -> None:
+        data: dict[str, Any] = {"status": record.status.value}
+        if record.error is not None:
+            data["error"] = record.error
+        self.publish(record, "status", data, final=record.status.final)
+        self.records.touch(record)
+
+    def finish(
+        self,
+        record: ExecutionRecord,
+        status: ExecutionStatus,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        """Record the outcome, then publish it: `result` or `error`, then the final `status`."""
+        if record.status.final:
+            return
+        record.transition(status)
+        if status is ExecutionStatus.SUCCEEDED:
+            record.output = output
+            record.progress_fraction = 1.0
+            self.publish(record, "result", {"output": output, "artifacts": record.artifacts})
+        elif error is not None:
+            record.error = error
+            self.publish(record, "error", error)
+        self.status(record)
+
+
+class _Sink:
+    """Turns `ctx.progress` / `ctx.emit` into record updates and events."""
+
+    __slots__ = ("publisher", "record")
+
+    def __init__(self, publisher: Publisher, record: ExecutionRecord):
+        self.publisher = publisher
+        self.record = record
+
+    def progress(self, fraction: float | None, message: str | None, step: str | None) -> None:
+        record = self.record
+        if record.status.final:
+            return
+        if fraction is not None:
+            record.progress_fraction = fraction
+        record.progress_message = message
+        record.progress_step = step
+        self.publisher.publish(
+            record,
+            "progress",
+            {"fraction": record.progress_fraction, "message": message, "step": step},
+        )
+        self.publisher.records.touch(record)
+
+    def emit(self, event_type: str, data: Any) -> None:
+        if not self.record.status.final:
+            self.publisher.publish(self.record, event_type, data)
+
+
+class ExecutionRunner:
+    def __init__(
+        self,
+        registry: Registry,
+        records: ExecutionRecords,
+        publisher: Publisher,
+        files: FileService,
+        *,
+        default_timeout: float,
+    ):
+        self.registry = registry
+        self.records = records
+        self.publisher = publisher
+        self.files = files
+        self.default_timeout = default_timeout
+
+    async def abandon(self, job: Job, reason: str) -> None:
+        record = await self.records.get(job.execution_id)
+        if record is None or record.status.final:
+            return
+        if reason == SHUTDOWN:
+            self.publisher.finish(
+                record,
+                ExecutionStatus.FAILED,
+                error={"type": "interrupted", "message": INTERRUPTED},
+            )
+        else:
+            self.publisher.finish(record, ExecutionStatus.CANCELLED)
+
+    async def run(self, job: Job) -> None:
+        record = await self.records.get(job.execution_id)
+        if record is None or record.status is not ExecutionStatus.QUEUED:
+            return  # cancelled before it started, or already handled by another worker
+        runnable = lookup(self.registry, job.kind, job.name)
+        if runnable is None:
+            self.publisher.finish(
+                record,
+                ExecutionStatus.FAILED,
+                error={
+                    "type": "unknown_workflow",
+                    "message": f"{job.kind} {job.name!r} is not registered here",
+                },
+            )
+            return
+        record.transition(ExecutionStatus.RUNNING)
+        self.publisher.status(record)
+        files = ExecutionFiles(self.files, job.user, record.id)
+        context = Context(
+            execution_id=record.id,
+            workflow=runnable.name,
+            user=job.user,
+            sink=_Sink(self.publisher, record),
+            files=files,
+            session_id=record.session_id,
+        )
+        timeout = runnable.timeout or self.default_timeout
+        try:
+            arguments = await self._arguments(runnable, job, context)
+            async with asyncio.timeout(timeout) as deadline:
+                try:
+                    result = await self._call(runnable, arguments, context)
+                except TimeoutError:
+                    if deadline.expired():
+                        raise _TimedOut from None
+                    raise
+            output = runnable.output_model(result).model_dump(mode="json")
+        except asyncio.CancelledError:
+            context.mark_cancelled()
+            if job.cancel_reason == SHUTDOWN:
+                self.publisher.finish(
+                    record,
+                    ExecutionStatus.FAILED,
+                    error={"type": "interrupted", "message": INTERRUPTED},
+                )
+            else:
+                self.publisher.finish(record, ExecutionStatus.CANCELLED)
+            return
+        except _TimedOut:
+            message = f"timed out after {timeout:g} s"
+            self.publisher.finish(
+                record, ExecutionStatus.FAILED, error={"type": "timeout", "message": message}
+            )
+            return
+        except Exception as exc:
+            self.publisher.finish(record, ExecutionStatus.FAILED, error=_describe(exc, runnable))
+            return
+        finally:
+            record.artifacts = files.saved
+        self.publisher.finish(record, ExecutionStatus.SUCCEEDED, output=output)
+
+    async def _arguments(self, runnable: Runnable, job: Job, context: Context) -> dict[str, Any]:
+        model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)
+        arguments = {name: getattr(model, name) for name in type(model).model_fields}
+        for name in runnable.file_fields:
+            arguments[name] = await _resolve_files(arguments[name], self.files, job)
+        if runnable.context_param is not None:
+            arguments[runnable.context_param] = context
+        return arguments
+
+    async def _call(self, runnable: Runnable, arguments: dict[str, Any], context: Context) -> Any:
+        if not runnable.is_generator:
+            return await runnable.fn(**arguments)
+        items: list[Any] = []
+        async for item in runnable.fn(**arguments):
+            dumped = item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+            context.emit(dumped)
+            items.append(item)
+        return "".join(items) if runnable.concatenates_text else items
+
+
+class _TimedOut(Exception):
+    pass
+
+
+async def _resolve_files(value: Any, files: FileService, job: Job) -> Any:
+    if isinstance(value, File):
+        return value if value.resolved else await files.resolve(value, job.user)
+    if isinstance(value, list):
+        return [await _resolve_files(item, files, job) for item in value]
+    return value
+
+
+def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
+    if isinstance(exc, WorkflowError):
+        return {"type": "workflow_error", "message": str(exc)}
+    if isinstance(exc, RuntimeProblem):
+        return {"type": "invalid_input", "message": exc.detail}
+    if isinstance(exc, ValidationError):
+        # Either the stored input no longer matches (re-validated by a worker) or the output
+        # does not match the declared return type: both are the workflow's contract failing.
+        return {
+            "type": "validation_error",
+            "message": f"{runnable.name} broke its declared types: {exc.error_count()} error(s)",
+            "errors": validation_errors(exc),
+        }
+    log.exception("execution of %s %s failed", runnable.kind, runnable.name, exc_info=exc)
+    return {"type": "exception", "message": f"{type(exc).__name__}: {exc}"}

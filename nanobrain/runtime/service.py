@@ -1,0 +1,222 @@
+"""The one path every execution takes: validate -> record -> executor -> events -> outcome.
+
+REST, SSE, WebSocket, chat, agents, tools and the CLI are all clients of `ExecutionService`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from nanobrain.core.registry import Registry
+from nanobrain.core.spec import Runnable
+from nanobrain.core.types import File
+from nanobrain.core.user import User
+from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
+from nanobrain.runtime.events.base import Event, EventBus
+from nanobrain.runtime.executors.base import Executor, Job
+from nanobrain.runtime.files import FileService, can_see_all
+from nanobrain.runtime.records import ExecutionRecords
+from nanobrain.runtime.runner import INTERRUPTED, ExecutionRunner, Publisher, lookup
+from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
+
+
+class ExecutionService:
+    def __init__(
+        self,
+        registry: Registry,
+        records: ExecutionRecords,
+        bus: EventBus,
+        executor: Executor,
+        files: FileService,
+        *,
+        default_timeout: float,
+    ):
+        self.registry = registry
+        self.records = records
+        self.bus = bus
+        self.executor = executor
+        self.files = files
+        self.default_timeout = default_timeout
+        self.publisher = Publisher(bus, records)
+        self.runner = ExecutionRunner(
+            registry, records, self.publisher, files, default_timeout=default_timeout
+        )
+
+    async def start(self) -> int:
+        """Start the pieces; return how many executions a dead process left unfinished."""
+        interrupted = await self.records.repository.fail_unfinished(INTERRUPTED)
+        await self.bus.start()
+        await self.records.start()
+        await self.executor.start(self.runner)
+        return interrupted
+
+    async def stop(self) -> None:
+        await self.executor.stop()
+        await self.records.close()
+        await self.bus.close()
+
+    # -- lookups ---------------------------------------------------------------------------
+    def runnable(self, kind: str, name: str, user: User) -> Runnable:
+        """The workflow or tool if it exists and `user` may see it (else 404, never a hint)."""
+        runnable = lookup(self.registry, kind, name)
+        if runnable is None or not runnable.allows(user.role):
+            raise NotFound(f"no {kind} named {name!r}")
+        return runnable
+
+    async def get(self, execution_id: str, viewer: User) -> ExecutionRecord:
+        record = await self.records.get(execution_id) if _plausible_id(execution_id) else None
+        if record is None or (record.owner_id != viewer.id and not can_see_all(viewer)):
+            raise NotFound(f"no execution {execution_id!r}")
+        return record
+
+    # -- running -----------------------------------------------------------------------------
+    async def submit(
+        self,
+        runnable: Runnable,
+        raw_input: Any,
+        user: User,
+        *,
+        session_id: str | None = None,
+        request_id: str | None = None,
+        routed_from: str | None = None,
+        durable: bool = True,
+    ) -> ExecutionRecord:
+        """Validate and enqueue. `durable=False` skips waiting for the record's commit (the caller
+        waits for the outcome anyway)."""
+        if not user.can("execute"):
+            raise Forbidden("your role may not run workflows")
+        if not runnable.allows(user.role):
+            raise NotFound(f"no {runnable.kind} named {runnable.name!r}")
+        raw_input = {} if raw_input is None else raw_input
+        if not isinstance(raw_input, dict):
+            raise InvalidInput(
+                "input must be a JSON object",
+                [{"loc": ["input"], "msg": "Input should be an object", "type": "dict_type"}],
+            )
+        try:
+            validated = runnable.input_model.model_validate(raw_input)
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"input does not match the schema of {runnable.name!r}",
+                validation_errors(exc, ("input",)),
+            ) from exc
+        await self._check_files(runnable, validated, user)
+        record = ExecutionRecord(
+            id=uuid.uuid4().hex,
+            workflow=runnable.name,
+            kind=runnable.kind,
+            owner_id=user.id,
+            input=raw_input,
+            session_id=session_id,
+            request_id=request_id,
+            routed_from=routed_from,
+        )
+        self.records.add(record)
+        self.publisher.status(record)
+        if durable:
+            await self.records.flush()
+        job = Job(
+            execution_id=record.id,
+            kind=runnable.kind,
+            name=runnable.name,
+            input=raw_input,
+            user=user,
+            session_id=session_id,
+            validated=validated,
+        )
+        await self.executor.submit(job)
+        return record
+
+    async def _check_files(self, runnable: Runnable, validated: Any, user: User) -> None:
+        errors = []
+        for name in runnable.file_fields:
+            value = getattr(validated, name)
+            for index, file in enumerate(value if isinstance(value, list) else [value]):
+                if not isinstance(file, File):
+                    continue
+                try:
+                    await self.files.get(file.file_id, user)
+                except NotFound:
+                    loc: list[Any] = ["input", name] + ([index] if isinstance(value, list) else [])
+                    errors.append(
+                        {"loc": loc, "msg": f"unknown file_id {file.file_id!r}", "type": "file"}
+                    )
+        if errors:
+            raise InvalidInput("input names files that do not exist", errors)
+
+    async def wait(self, record: ExecutionRecord, timeout: float) -> ExecutionRecord:
+        """Wait up to `timeout` seconds for a final state; return the record as it then is."""
+        if record.status.final:
+            return record
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                async with contextlib.aclosing(self.bus.subscribe(record.id)) as events:
+                    async for event in events:
+                        if event.final:
+                            break
+        return await self.records.get(record.id) or record
+
+    async def cancel(self, execution_id: str, user: User) -> ExecutionRecord:
+        record = await self.get(execution_id, user)
+        if record.owner_id != user.id and not can_see_all(user):
+            raise NotFound(f"no execution {execution_id!r}")
+        if not user.can("execute"):
+            raise Forbidden("your role may not cancel executions")
+        if record.status.final:
+            raise Conflict(f"execution already {record.status.value}", status=record.status.value)
+        if not await self.executor.cancel(record.id):
+            # Not held by this executor (gone with a dead process): end it here.
+            self.publisher.finish(record, ExecutionStatus.CANCELLED)
+        return record
+
+    async def events(self, record: ExecutionRecord, after: int) -> AsyncIterator[Event]:
+        """The execution's events after `after`; for one the bus no longer holds (expired, or from
+        before a restart) the outcome is rebuilt from the durable record."""
+        if self.bus.known(record.id):
+            async for event in self.bus.subscribe(record.id, after):
+                yield event
+            return
+        for event in _events_from_record(record):
+            if event.seq > after:
+                yield event
+
+
+def _plausible_id(value: str) -> bool:
+    return len(value) == 32 and value.isalnum()
+
+
+def _events_from_record(record: ExecutionRecord) -> list[Event]:
+    """The closing events of a finished execution, numbered as they were originally."""
+    if not record.status.final:
+        return []
+    ts = (record.finished_at or record.created_at).timestamp()
+    last = max(record.last_seq, 2)
+    common = {
+        "stream": record.id,
+        "ts": ts,
+        "execution_id": record.id,
+        "session_id": record.session_id,
+    }
+    closing: list[Event] = []
+    if record.status is ExecutionStatus.SUCCEEDED:
+        closing.append(
+            Event(
+                seq=last - 1,
+                type="result",
+                data={"output": record.output, "artifacts": record.artifacts},
+                **common,
+            )
+        )
+    elif record.error is not None:
+        closing.append(Event(seq=last - 1, type="error", data=record.error, **common))
+    status: dict[str, Any] = {"status": record.status.value}
+    if record.error is not None:
+        status["error"] = record.error
+    closing.append(Event(seq=last, type="status", data=status, final=True, **common))
+    return closing

@@ -1,0 +1,1 @@
+"""Identity and access: roles, permissions, and who the caller is."""

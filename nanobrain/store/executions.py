@@ -1,0 +1,188 @@
+"""Execution records, their state machine, and the repository that persists them."""
+
+from __future__ import annotations
+
+import base64
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nanobrain.store.models import ExecutionRow
+
+
+class ExecutionStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
+_TRANSITIONS: dict[ExecutionStatus, set[ExecutionStatus]] = {
+    ExecutionStatus.QUEUED: {
+        ExecutionStatus.RUNNING,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+    },
+    ExecutionStatus.RUNNING: _FINAL,
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class ExecutionRecord:
+    """The durable record of one execution: who ran what, when, and how it ended."""
+
+    id: str
+    workflow: str
+    owner_id: str
+    kind: str = "workflow"
+    status: ExecutionStatus = ExecutionStatus.QUEUED
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    progress_fraction: float | None = None
+    progress_message: str | None = None
+    progress_step: str | None = None
+    session_id: str | None = None
+    request_id: str | None = None
+    routed_from: str | None = None
+    last_seq: int = 0
+    attempts: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def transition(self, status: ExecutionStatus) -> None:
+        """Move along queued -> running -> succeeded | failed | cancelled, or raise."""
+        if status not in _TRANSITIONS.get(self.status, set()):
+            raise InvalidTransition(
+                f"execution {self.id}: {self.status} -> {status} is not allowed"
+            )
+        self.status = status
+        if status is ExecutionStatus.RUNNING:
+            self.started_at = utcnow()
+            self.attempts += 1
+        elif status.final:
+            self.finished_at = utcnow()
+
+    def to_row(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in _COLUMNS}
+
+    @classmethod
+    def from_row(cls, row: ExecutionRow) -> ExecutionRecord:
+        values = {name: getattr(row, name) for name in _COLUMNS}
+        values["status"] = ExecutionStatus(values["status"])
+        values["artifacts"] = values["artifacts"] or []
+        return cls(**values)
+
+
+_COLUMNS = tuple(column.name for column in ExecutionRow.__table__.columns)
+
+
+def encode_cursor(record: ExecutionRecord) -> str:
+    raw = orjson.dumps([record.created_at.isoformat(), record.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raise ValueError on anything that is not a cursor this server made."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, execution_id = orjson.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), str(execution_id)
+    except Exception as exc:
+        raise ValueError("invalid cursor") from exc
+
+
+class ExecutionRepository:
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+        dialect = engine.dialect.name
+        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+
+    async def upsert_many(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        table = ExecutionRow.__table__
+        statement = self._insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=[table.c.id],
+            set_={name: statement.excluded[name] for name in _COLUMNS if name != "id"},
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement, rows)
+
+    async def get(self, execution_id: str) -> ExecutionRecord | None:
+        async with self._engine.connect() as connection:
+            result = await connection.execute(
+                select(ExecutionRow).where(ExecutionRow.id == execution_id)
+            )
+            row = result.first()
+        return ExecutionRecord.from_row(row) if row is not None else None  # type: ignore[arg-type]
+
+    async def list(
+        self,
+        *,
+        owner_id: str | None,
+        workflow: str | None = None,
+        status: ExecutionStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[ExecutionRecord]:
+        """Newest first; `owner_id=None` lists everyone's (for readers with `write`)."""
+        query = select(ExecutionRow)
+        if owner_id is not None:
+            query = query.where(ExecutionRow.owner_id == owner_id)
+        if workflow is not None:
+            query = query.where(ExecutionRow.workflow == workflow)
+        if status is not None:
+            query = query.where(ExecutionRow.status == status.value)
+        if cursor is not None:
+            created, last_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    ExecutionRow.created_at < created,
+                    and_(ExecutionRow.created_at == created, ExecutionRow.id < last_id),
+                )
+            )
+        query = query.order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc()).limit(limit)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [ExecutionRecord.from_row(row) for row in rows]  # type: ignore[arg-type]
+
+    async def fail_unfinished(self, reason: str) -> int:
+        """Mark executions left queued or running by a dead process as failed; return how many."""
+        statement = (
+            update(ExecutionRow)
+            .where(ExecutionRow.status.in_([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]))
+            .values(
+                status=ExecutionStatus.FAILED.value,
+                error={"type": "interrupted", "message": reason},
+                finished_at=utcnow(),
+                last_seq=ExecutionRow.last_seq + 2,
+            )
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

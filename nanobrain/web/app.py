@@ -1,0 +1,123 @@
+"""The application factory: wires settings, registry, store and runtime into a FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from nanobrain import __version__
+from nanobrain.config import Settings
+from nanobrain.core.registry import Registry
+from nanobrain.routing.analyzer import LexicalAnalyzer
+from nanobrain.runtime.events.memory import MemoryEventBus
+from nanobrain.runtime.executors.local import LocalExecutor
+from nanobrain.runtime.files import FileService
+from nanobrain.runtime.records import ExecutionRecords
+from nanobrain.runtime.service import ExecutionService
+from nanobrain.store.blobs import LocalBlobStore
+from nanobrain.store.database import create_engine, upgrade
+from nanobrain.store.executions import ExecutionRepository
+from nanobrain.store.files import FileRepository
+from nanobrain.web import openapi, problems
+from nanobrain.web.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from nanobrain.web.routers import admin, catalog, executions, files, route, workflows
+from nanobrain.web.state import AppState
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+def build_state(settings: Settings, registry: Registry) -> AppState:
+    engine = create_engine(settings.resolved_database_url)
+    file_service = FileService(
+        FileRepository(engine),
+        LocalBlobStore(settings.files_dir),
+        max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
+        allowed_types=settings.web_interface.limits.allowed_upload_types,
+    )
+    runtime = settings.runtime
+    bus = MemoryEventBus(
+        max_events_per_stream=runtime.max_events_per_stream,
+        retention_seconds=runtime.event_retention_seconds,
+        max_streams=runtime.max_retained_streams,
+    )
+    service = ExecutionService(
+        registry,
+        ExecutionRecords(ExecutionRepository(engine)),
+        bus,
+        LocalExecutor(runtime.max_concurrency, runtime.shutdown_grace_seconds),
+        file_service,
+        default_timeout=runtime.default_timeout_seconds,
+    )
+    return AppState(
+        settings=settings,
+        registry=registry,
+        engine=engine,
+        executions=service,
+        files=file_service,
+        analyzer=LexicalAnalyzer(),
+    )
+
+
+def create_app(settings: Settings, registry: Registry) -> FastAPI:
+    """Build the app; start-up (migrations, recovery of interrupted executions) runs in lifespan."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = build_state(settings, registry)
+        app.state.nanobrain = state
+        await upgrade(state.engine)
+        state.interrupted_at_start = await state.executions.start()
+        if state.interrupted_at_start:
+            log.warning(
+                "marked %d execution(s) failed: they were unfinished when the server last stopped",
+                state.interrupted_at_start,
+            )
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            await state.executions.stop()
+            await state.engine.dispose()
+
+    app = FastAPI(
+        title="NanoBrain",
+        version=__version__,
+        description="Every registered workflow as a typed REST API with jobs, events and files.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        root_path=settings.web_interface.server_config.root_path,
+    )
+    for module in (workflows, executions, files, catalog, admin, route):
+        app.include_router(module.router, prefix=API_PREFIX)
+    problems.install(app)
+    openapi.install(app, registry)
+
+    web = settings.web_interface
+    limits = web.limits
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body=limits.max_body_bytes,
+        max_multipart=limits.max_upload_bytes + limits.max_body_bytes,
+    )
+    if web.cors_config.allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=web.cors_config.allow_origins,
+            allow_credentials=web.cors_config.allow_credentials,
+            allow_methods=web.cors_config.allow_methods,
+            allow_headers=web.cors_config.allow_headers,
+            expose_headers=["X-Request-ID", "Location", "Retry-After"],
+        )
+    if web.monitoring.enabled:
+        app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,72 @@
+"""Health, metrics and the effective configuration."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.responses import Response
+
+from nanobrain.core.user import User
+from nanobrain.observability.metrics import EXECUTIONS_ACTIVE
+from nanobrain.security.policy import ADMIN
+from nanobrain.web.deps import require
+from nanobrain.web.responses import JSON
+from nanobrain.web.state import AppState, app_state
+
+router = APIRouter(tags=["admin"])
+
+
+async def _checks(state: AppState) -> dict[str, Any]:
+    checks: dict[str, Any] = {}
+    started = time.perf_counter()
+    try:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        checks["database"] = {
+            "status": "ok",
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+    except Exception as exc:
+        checks["database"] = {"status": "down", "error": type(exc).__name__}
+    checks["executor"] = {"status": "ok", "active": state.executions.executor.active}
+    return checks
+
+
+@router.get("/health")
+async def health(request: Request) -> Response:
+    state = app_state(request)
+    checks = await _checks(state)
+    healthy = all(check["status"] == "ok" for check in checks.values())
+    return JSON(
+        {"status": "ok" if healthy else "down", "checks": checks},
+        status_code=200 if healthy else 503,
+    )
+
+
+@router.get("/health/live")
+async def live() -> Response:
+    return JSON({"status": "ok"})
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> Response:
+    state = app_state(request)
+    checks = await _checks(state)
+    is_ready = state.ready and all(check["status"] == "ok" for check in checks.values())
+    body = {"status": "ready" if is_ready else "not ready", "checks": checks}
+    return JSON(body, status_code=200 if is_ready else 503)
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics(request: Request) -> Response:
+    EXECUTIONS_ACTIVE.set(app_state(request).executions.executor.active)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/config")
+async def config(request: Request, user: User = Depends(require(ADMIN))) -> Response:
+    return JSON(app_state(request).settings.redacted())

@@ -1,0 +1,144 @@
+"""Tools and agents: listing, capabilities, and tool execution through the execution path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from nanobrain.core.agent import Agent
+from nanobrain.core.spec import Runnable
+from nanobrain.core.user import User
+from nanobrain.runtime.errors import InvalidInput, NotFound, validation_errors
+from nanobrain.security.policy import EXECUTE, READ
+from nanobrain.store.executions import ExecutionStatus
+from nanobrain.web.body import parse_json, read_capped
+from nanobrain.web.deps import require
+from nanobrain.web.responses import JSON, problem
+from nanobrain.web.schemas import (
+    AgentCapabilities,
+    AgentInfo,
+    ToolExecuteRequest,
+    ToolInfo,
+    ToolResult,
+)
+from nanobrain.web.state import app_state
+
+router = APIRouter(tags=["agents and tools"])
+
+AGENT_INPUT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "input": {"type": "string", "description": "the message for the agent"},
+        "session_id": {"type": "string"},
+        "stream": {"type": "boolean", "default": False},
+    },
+    "required": ["input"],
+}
+_FAILURE_STATUS = {"timeout": 504, "exception": 500, "interrupted": 503}
+
+
+def tool_info(spec: Runnable) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "title": spec.title,
+        "description": spec.description,
+        "input_schema": spec.input_schema,
+        "output_schema": spec.output_schema,
+    }
+
+
+@router.get("/tools", response_model=list[ToolInfo])
+async def list_tools(request: Request, user: User = Depends(require(READ))) -> Response:
+    tools = app_state(request).registry.tools.values()
+    return JSON([tool_info(spec) for spec in tools if spec.allows(user.role)])
+
+
+@router.get("/tools/{name}/info", response_model=ToolInfo)
+async def get_tool(name: str, request: Request, user: User = Depends(require(READ))) -> Response:
+    return JSON(tool_info(app_state(request).executions.runnable("tool", name, user)))
+
+
+@router.post(
+    "/tools/{name}/execute",
+    response_model=ToolResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ToolExecuteRequest"}}
+            },
+        }
+    },
+)
+async def execute_tool(
+    name: str, request: Request, user: User = Depends(require(EXECUTE))
+) -> Response:
+    state = app_state(request)
+    spec = state.executions.runnable("tool", name, user)
+    limits = state.settings.web_interface.limits
+    payload = parse_json(await read_capped(request, limits.max_body_bytes), limits.max_json_depth)
+    try:
+        body = ToolExecuteRequest.model_validate(payload)
+    except Exception as exc:
+        raise InvalidInput(
+            "the request does not match ToolExecuteRequest", validation_errors(exc, ("body",))
+        ) from exc
+    record = await state.executions.submit(spec, body.arguments, user, durable=False)
+    record = await state.executions.wait(
+        record, spec.timeout or state.settings.runtime.default_timeout_seconds
+    )
+    if record.status is ExecutionStatus.SUCCEEDED:
+        return JSON({"result": record.output, "execution_id": record.id})
+    error = record.error or {
+        "type": record.status.value,
+        "message": f"the tool run ended {record.status.value}",
+    }
+    status = _FAILURE_STATUS.get(
+        error.get("type", ""), 409 if record.status is ExecutionStatus.CANCELLED else 422
+    )
+    return problem(
+        status, error.get("message", "the tool failed"), execution_id=record.id, error=error
+    )
+
+
+def _agent(request: Request, name: str, user: User) -> Agent:
+    agent = app_state(request).registry.agents.get(name)
+    if agent is None or (
+        agent.roles is not None and user.role not in agent.roles and user.role != "admin"
+    ):
+        raise NotFound(f"no agent named {name!r}")
+    return agent
+
+
+@router.get("/agents", response_model=list[AgentInfo])
+async def list_agents(request: Request, user: User = Depends(require(READ))) -> Response:
+    agents = app_state(request).registry.agents.values()
+    return JSON(
+        [
+            {"name": agent.name, "description": agent.description, "tools": list(agent.tool_names)}
+            for agent in agents
+            if agent.roles is None or user.role in agent.roles or user.role == "admin"
+        ]
+    )
+
+
+@router.get("/agents/{name}/capabilities", response_model=AgentCapabilities)
+async def agent_capabilities(
+    name: str, request: Request, user: User = Depends(require(READ))
+) -> Response:
+    agent = _agent(request, name, user)
+    tools = app_state(request).registry.tools
+    return JSON(
+        {
+            "name": agent.name,
+            "description": agent.description,
+            "instructions": agent.instructions,
+            "tools": [
+                tool_info(tools[tool]) for tool in agent.tool_names if tools[tool].allows(user.role)
+            ],
+            "input_schema": AGENT_INPUT_SCHEMA,
+            "streaming": True,
+        }
+    )

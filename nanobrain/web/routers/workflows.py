@@ -1,0 +1,290 @@
+"""Workflows: catalog, execute, status, results, cancel and the SSE event stream (API.md)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from nanobrain.core.spec import Runnable
+from nanobrain.core.user import User
+from nanobrain.runtime.errors import InvalidInput, validation_errors
+from nanobrain.security.policy import EXECUTE, READ
+from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
+from nanobrain.web.body import media_type, parse_json, read_capped, read_form, upload_chunks
+from nanobrain.web.deps import require
+from nanobrain.web.problems import ProblemError
+from nanobrain.web.responses import JSON, dumps, problem
+from nanobrain.web.schemas import (
+    Accepted,
+    ExecuteRequest,
+    ExecutionOutcome,
+    ExecutionStatusBody,
+    Results,
+    WorkflowInfo,
+    links,
+    status_body,
+)
+from nanobrain.web.state import AppState, app_state
+
+router = APIRouter(tags=["workflows"])
+SSE_PING_SECONDS = 15
+
+_EXECUTE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ExecuteRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "request": {"type": "string", "description": "ExecuteRequest as JSON"}
+                    },
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                }
+            },
+        },
+    }
+}
+
+
+@router.get("/workflows", response_model=list[WorkflowInfo])
+async def list_workflows(request: Request, user: User = Depends(require(READ))) -> Response:
+    state = app_state(request)
+    visible = [
+        spec.describe() for spec in state.registry.workflows.values() if spec.allows(user.role)
+    ]
+    return JSON(visible)
+
+
+@router.get("/workflows/{name}", response_model=WorkflowInfo)
+async def get_workflow(
+    name: str, request: Request, user: User = Depends(require(READ))
+) -> Response:
+    return JSON(app_state(request).executions.runnable("workflow", name, user).describe())
+
+
+@router.post(
+    "/workflows/execute",
+    openapi_extra=_EXECUTE_BODY,
+    status_code=202,
+    response_model=Accepted,
+    responses={200: {"model": ExecutionOutcome, "description": "finished within `wait`"}},
+)
+async def execute(request: Request, user: User = Depends(require(EXECUTE))) -> Response:
+    state = app_state(request)
+    body, form = await _read_execute_request(request, state)
+    try:
+        runnable, routed = _pick_workflow(body, state, user)
+        if form is not None:
+            body.input = await _store_uploads(form, body.input, runnable, state, user)
+    finally:
+        if form is not None:
+            await form.close()
+    prefix = state.settings.web_interface.server_config.root_path + "/api/v1"
+    record = await state.executions.submit(
+        runnable,
+        body.input,
+        user,
+        session_id=body.session_id,
+        request_id=request.scope.get("state", {}).get("request_id"),
+        routed_from=body.query if routed else None,
+        durable=not body.wait,
+    )
+    routed_to = runnable.name if routed else None
+    if body.wait:
+        timeout = runnable.timeout or state.settings.runtime.default_timeout_seconds
+        record = await state.executions.wait(record, timeout)
+        if record.status.final:
+            outcome = status_body(record)
+            outcome["output"] = record.output
+            outcome["links"] = links(record.id, prefix)
+            if routed_to:
+                outcome["routed_to"] = routed_to
+            return JSON(outcome)
+    accepted: dict[str, Any] = {
+        "execution_id": record.id,
+        "workflow": record.workflow,
+        "status": record.status.value,
+        "links": links(record.id, prefix),
+    }
+    if routed_to:
+        accepted["routed_to"] = routed_to
+    return JSON(accepted, status_code=202, headers={"Location": accepted["links"]["status"]})
+
+
+async def _read_execute_request(
+    request: Request, state: AppState
+) -> tuple[ExecuteRequest, FormData | None]:
+    limits = state.settings.web_interface.limits
+    kind = media_type(request)
+    form: FormData | None = None
+    if kind == "multipart/form-data":
+        form = await read_form(request, limits.max_upload_bytes + limits.max_body_bytes)
+        part: Any = form.get("request")
+        if part is None:
+            await form.close()
+            raise InvalidInput(
+                "multipart requests need a `request` part holding the JSON request",
+                [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
+            )
+        raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
+        payload = parse_json(raw, limits.max_json_depth, "`request` part")
+    elif kind in ("application/json", "") or kind.endswith("+json"):
+        payload = parse_json(
+            await read_capped(request, limits.max_body_bytes), limits.max_json_depth
+        )
+    else:
+        raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
+    try:
+        return ExecuteRequest.model_validate(payload), form
+    except ValidationError as exc:
+        if form is not None:
+            await form.close()
+        raise InvalidInput(
+            "the request does not match ExecuteRequest", validation_errors(exc, ("body",))
+        ) from exc
+
+
+async def _store_uploads(
+    form: FormData, given: dict[str, Any] | None, runnable: Runnable, state: AppState, user: User
+) -> dict[str, Any]:
+    """Store each file part and put its file id into the input field the part is named after."""
+    uploads: dict[str, list[str]] = {}
+    for field, value in form.multi_items():
+        if field == "request" or isinstance(value, str):
+            continue
+        if field not in runnable.file_fields:
+            raise InvalidInput(
+                f"part {field!r} does not name a file field of {runnable.name!r}",
+                [
+                    {
+                        "loc": ["body", field],
+                        "msg": f"file fields: {list(runnable.file_fields)}",
+                        "type": "file",
+                    }
+                ],
+            )
+        stored = await state.files.upload(
+            user, value.filename, value.content_type, upload_chunks(value)
+        )
+        uploads.setdefault(field, []).append(stored.id)
+    data = dict(given or {})
+    properties = runnable.input_schema.get("properties", {})
+    for field, ids in uploads.items():
+        is_list = properties.get(field, {}).get("type") == "array"
+        data[field] = ids if is_list or len(ids) > 1 else ids[0]
+    return data
+
+
+def _pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
+    if body.workflow:
+        return state.executions.runnable("workflow", body.workflow, user), False
+    if not body.query:
+        raise InvalidInput(
+            "name a `workflow`, or describe what you want in `query`",
+            [
+                {
+                    "loc": ["body", "workflow"],
+                    "msg": "either workflow or query is required",
+                    "type": "missing",
+                }
+            ],
+        )
+    candidates = [spec for spec in state.registry.workflows.values() if spec.allows(user.role)]
+    decision = state.analyzer.analyze(body.query, candidates)
+    if decision.workflow is None:
+        raise InvalidInput(
+            "no workflow matches the query; name one in `workflow`",
+            [{"loc": ["body", "query"], "msg": "no matching workflow", "type": "no_route"}],
+        )
+    return state.registry.workflows[decision.workflow], True
+
+
+async def _visible(request: Request, execution_id: str, user: User) -> ExecutionRecord:
+    return await app_state(request).executions.get(execution_id, user)
+
+
+@router.get("/workflows/{execution_id}/status", response_model=ExecutionStatusBody)
+async def get_status(
+    execution_id: str, request: Request, user: User = Depends(require(READ))
+) -> Response:
+    return JSON(status_body(await _visible(request, execution_id, user)))
+
+
+@router.get(
+    "/workflows/{execution_id}/results",
+    response_model=Results,
+    responses={409: {"description": "not finished, failed or cancelled"}},
+)
+async def get_results(
+    execution_id: str, request: Request, user: User = Depends(require(READ))
+) -> Response:
+    record = await _visible(request, execution_id, user)
+    if record.status is not ExecutionStatus.SUCCEEDED:
+        detail = {
+            ExecutionStatus.QUEUED: "the execution has not started yet",
+            ExecutionStatus.RUNNING: "the execution is still running",
+            ExecutionStatus.FAILED: "the execution failed; it has no results",
+            ExecutionStatus.CANCELLED: "the execution was cancelled; it has no results",
+        }[record.status]
+        return problem(409, detail, status=record.status.value, error=record.error)
+    return JSON(
+        {
+            "execution_id": record.id,
+            "status": record.status.value,
+            "output": record.output,
+            "artifacts": record.artifacts,
+        }
+    )
+
+
+@router.delete(
+    "/workflows/{execution_id}/cancel", status_code=202, response_model=ExecutionStatusBody
+)
+async def cancel(
+    execution_id: str, request: Request, user: User = Depends(require(EXECUTE))
+) -> Response:
+    record = await app_state(request).executions.cancel(execution_id, user)
+    return JSON(status_body(record), status_code=202)
+
+
+@router.get(
+    "/workflows/{execution_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "the execution's events"}
+    },
+)
+async def events(
+    execution_id: str,
+    request: Request,
+    after: int | None = Query(default=None, ge=0, description="replay events after this id"),
+    user: User = Depends(require(READ)),
+) -> EventSourceResponse:
+    record = await _visible(request, execution_id, user)
+    start = _resume_point(request, after)
+    stream = app_state(request).executions.events(record, start)
+    return EventSourceResponse(
+        _sse(stream), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-store"}
+    )
+
+
+def _resume_point(request: Request, after: int | None) -> int:
+    header = request.headers.get("last-event-id")
+    if header is None:
+        return after or 0
+    if not header.isdigit() or len(header) > 18:
+        raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
+    return int(header)
+
+
+async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
+    async for event in events:
+        yield ServerSentEvent(data=dumps(event.envelope()).decode(), event=event.type, id=event.id)
