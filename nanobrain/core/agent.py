@@ -22,6 +22,9 @@ class Agent:
     roles: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "tools", tuple(self.tools))
+        if self.roles is not None:
+            object.__setattr__(self, "roles", tuple(self.roles))
         if not NAME_PATTERN.match(self.name):
             raise RegistrationError(
                 f"agent {self.name!r}: name must be lower-case letters, digits and - _ ."

@@ -86,9 +86,17 @@ class Registry:
         self.agents[agent.name] = agent
 
     def _add_module(self, module: ModuleType) -> None:
+        """Add what the module (or, for a package, its submodules) defines, not what it imports
+        from elsewhere: reusing another module's workflow must not publish it again."""
         found = 0
+        prefix = module.__name__ + "."
         for value in list(vars(module).values()):
-            if spec_of(value) is not None or isinstance(value, Agent):
+            spec = spec_of(value)
+            if spec is not None:
+                origin = getattr(spec.fn, "__module__", "")
+                if origin != module.__name__ and not origin.startswith(prefix):
+                    continue
+            if spec is not None or isinstance(value, Agent):
                 self.add(value, source=module.__name__)
                 found += 1
         if found == 0:

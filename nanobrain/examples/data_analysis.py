@@ -99,8 +99,9 @@ def _analyse(data: bytes, column: str | None) -> DataSummary:
     frame = _read_csv(data)
     numeric = frame.select_dtypes(include="number")
     if numeric.columns.empty:
+        hint = "; is it comma-separated?" if len(frame.columns) == 1 else ""
         raise WorkflowError(
-            f"the CSV has no numeric columns (columns: {', '.join(map(str, frame.columns))})"
+            f"the CSV has no numeric columns (columns: {', '.join(map(str, frame.columns))}){hint}"
         )
     names = [str(name) for name in numeric.columns]
     chosen = names[0] if column is None else column

@@ -17,6 +17,7 @@ from nanobrain.core.errors import WorkflowError
 from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
+from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.executors.base import SHUTDOWN, Job
@@ -79,6 +80,10 @@ class Publisher:
             record.error = error
             self.publish(record, "error", error)
         self.status(record)
+        EXECUTIONS.labels(record.workflow, status.value).inc()
+        if record.started_at is not None and record.finished_at is not None:
+            seconds = (record.finished_at - record.started_at).total_seconds()
+            EXECUTION_SECONDS.labels(record.workflow).observe(seconds)
 
 
 class _Sink:
@@ -168,13 +173,14 @@ class ExecutionRunner:
         timeout = runnable.timeout or self.default_timeout
         try:
             arguments = await self._arguments(runnable, job, context)
-            async with asyncio.timeout(timeout) as deadline:
-                try:
+            deadline = asyncio.timeout(timeout)
+            try:
+                async with deadline:
                     result = await self._call(runnable, arguments, context)
-                except TimeoutError:
-                    if deadline.expired():
-                        raise _TimedOut from None
-                    raise
+            except TimeoutError:
+                if deadline.expired():
+                    raise _TimedOut from None
+                raise
             output = runnable.output_model(result).model_dump(mode="json")
         except asyncio.CancelledError:
             context.mark_cancelled()

@@ -169,7 +169,9 @@ class ExecutionService:
         if not user.can("execute"):
             raise Forbidden("your role may not cancel executions")
         if record.status.final:
-            raise Conflict(f"execution already {record.status.value}", status=record.status.value)
+            raise Conflict(
+                f"execution already {record.status.value}", execution_status=record.status.value
+            )
         if not await self.executor.cancel(record.id):
             # Not held by this executor (gone with a dead process): end it here.
             self.publisher.finish(record, ExecutionStatus.CANCELLED)

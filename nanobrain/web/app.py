@@ -118,6 +118,6 @@ def create_app(settings: Settings, registry: Registry) -> FastAPI:
             expose_headers=["X-Request-ID", "Location", "Retry-After"],
         )
     if web.monitoring.enabled:
-        app.add_middleware(MetricsMiddleware)
+        app.add_middleware(MetricsMiddleware, prefix=API_PREFIX)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -17,7 +17,12 @@ CHUNK = 1 << 20
 
 
 def _too_large(limit: int) -> ProblemError:
-    return ProblemError(413, f"the request body is larger than the {limit}-byte limit", limit=limit)
+    return ProblemError(
+        413,
+        f"the request body is larger than the {limit}-byte limit",
+        headers={"Connection": "close"},  # stop reading the rest
+        limit=limit,
+    )
 
 
 def _declared_length(request: Request) -> int | None:

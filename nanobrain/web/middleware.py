@@ -48,8 +48,9 @@ class RequestIdMiddleware:
 class MetricsMiddleware:
     """Counts requests and their latency by method, route template and status."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, prefix: str = ""):
         self.app = app
+        self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,16 +67,21 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_recording)
         finally:
-            route = _route_template(scope)
+            route = _route_template(scope, self.prefix)
             labels = (scope["method"], route, str(status[0]))
             HTTP_REQUESTS.labels(*labels).inc()
             HTTP_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: dict[str, Any], prefix: str) -> str:
+    """The matched route's template (bounded label values), with the API prefix it sits under."""
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+    if not path:
+        return "unmatched"
+    if prefix and scope["path"].startswith(prefix) and not path.startswith(prefix):
+        return prefix + path
+    return str(path)
 
 
 class BodyLimitMiddleware:

@@ -55,6 +55,8 @@ async def _validation(_: Request, exc: Exception) -> Response:
         }
         for error in exc.errors()
     ]
+    if any(error["type"] == "json_invalid" for error in errors):
+        return problem(400, "the request body is not valid JSON", errors=errors)
     return problem(422, "the request does not match the API's schema", errors=errors)
 
 

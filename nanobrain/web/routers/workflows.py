@@ -34,6 +34,7 @@ from nanobrain.web.state import AppState, app_state
 
 router = APIRouter(tags=["workflows"])
 SSE_PING_SECONDS = 15
+WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
 
 _EXECUTE_BODY = {
     "requestBody": {
@@ -100,7 +101,7 @@ async def execute(request: Request, user: User = Depends(require(EXECUTE))) -> R
     routed_to = runnable.name if routed else None
     if body.wait:
         timeout = runnable.timeout or state.settings.runtime.default_timeout_seconds
-        record = await state.executions.wait(record, timeout)
+        record = await state.executions.wait(record, timeout + WAIT_GRACE_SECONDS)
         if record.status.final:
             outcome = status_body(record)
             outcome["output"] = record.output
@@ -234,7 +235,7 @@ async def get_results(
             ExecutionStatus.FAILED: "the execution failed; it has no results",
             ExecutionStatus.CANCELLED: "the execution was cancelled; it has no results",
         }[record.status]
-        return problem(409, detail, status=record.status.value, error=record.error)
+        return problem(409, detail, execution_status=record.status.value, error=record.error)
     return JSON(
         {
             "execution_id": record.id,

@@ -1,0 +1,303 @@
+"""Throughput of NanoBrain against a bare Starlette baseline, measured in one run with wrk.
+
+Each server runs alone (baseline first, then NanoBrain) under uvicorn with uvloop and httptools,
+pinned to CPU 0 while wrk is pinned to CPU 1 (when taskset and two CPUs are available). Every
+scenario gets a discarded warm-up run, then a measured one. Results go to stdout and
+bench/RESULTS.md.
+
+    python bench/run.py [--duration 10] [--connections 50] [--threads 2] [--warmup 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+EXECUTE_BODY = json.dumps(
+    {"workflow": "echo", "input": {"message": "hi"}, "wait": True}, separators=(",", ":")
+)
+EVENTS = 4  # a finished `echo` run's stream: queued, running, result, succeeded
+TARGET = 0.40  # no-op execute: NanoBrain throughput / bare Starlette throughput
+UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
+NANOBRAIN_ENV = {
+    "NANOBRAIN_WEB_INTERFACE__MONITORING__LOG_LEVEL": "warning",
+    # `serve` turns uvicorn's access log on when debug is true; off here, as --no-access-log.
+    "NANOBRAIN_WEB_INTERFACE__SERVER_CONFIG__DEBUG": "false",
+}
+SCENARIOS = {"execute": "no-op execute", "events": f"event stream ({EVENTS} events)"}
+
+# Counts non-2xx replies and SSE events per thread; done() sums them over the threads.
+LUA = """
+wrk.method = "{method}"
+{body}
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+function init(args) non2xx = 0; events = 0 end
+function response(status, headers, body)
+  if status < 200 or status > 299 then non2xx = non2xx + 1 end
+  for _ in string.gmatch(body, "\\nevent: ") do events = events + 1 end
+end
+function done(summary, latency, requests)
+  local bad, seen = 0, 0
+  for _, t in ipairs(threads) do bad = bad + t:get("non2xx"); seen = seen + t:get("events") end
+  io.write(string.format("LUA non2xx=%d events=%d\\n", bad, seen))
+end
+"""
+
+
+@dataclass
+class Load:
+    duration: int
+    warmup: int
+    connections: int
+    threads: int
+    pin: bool
+    workdir: Path
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int  # non-2xx replies plus socket errors
+    events: int  # SSE events received (counted by the Lua script)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(cmd: list[str], cpu: int, pin: bool) -> list[str]:
+    return ["taskset", "-c", str(cpu), *cmd] if pin else cmd
+
+
+def http(method: str, url: str, body: str | None = None) -> tuple[int, bytes]:
+    data = body.encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@contextlib.contextmanager
+def server(
+    name: str, cmd: list[str], ready_url: str, load: Load, env: dict[str, str]
+) -> Iterator[int]:
+    """Start a server, wait until `ready_url` answers 200, yield its pid, then stop it."""
+    log = (load.workdir / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        pinned(cmd, 0, load.pin), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                tail = (load.workdir / f"{name}.log").read_text()[-3000:]
+                raise SystemExit(f"{name} did not come up:\n{tail}")
+            with contextlib.suppress(OSError):
+                if http("GET", ready_url)[0] == 200:
+                    break
+            time.sleep(0.2)
+        yield proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.MULTILINE)
+        if match is None:
+            raise SystemExit(f"could not find {pattern!r} in wrk's output:\n{output}")
+        return match
+
+    p50, p99 = (find(rf"^\s+{p}%\s+([\d.]+)(us|ms|s|m)\s*$") for p in (50, 99))
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    lua = find(r"^LUA non2xx=(\d+) events=(\d+)")
+    return WrkResult(
+        rps=float(find(r"^Requests/sec:\s+([\d.]+)").group(1)),
+        p50_ms=_ms(*p50.groups()),
+        p99_ms=_ms(*p99.groups()),
+        requests=int(find(r"^\s+(\d+) requests in").group(1)),
+        errors=int(lua.group(1)) + (sum(map(int, sockets.groups())) if sockets else 0),
+        events=int(lua.group(2)),
+    )
+
+
+def run_wrk(url: str, method: str, body: str | None, load: Load) -> WrkResult:
+    """A discarded warm-up run, then the measured one."""
+    script = load.workdir / f"{method.lower()}.lua"
+    lua_body = f'wrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"'
+    script.write_text(LUA.format(method=method, body=lua_body if body else ""))
+    result: WrkResult | None = None
+    for seconds in (load.warmup, load.duration):
+        cmd = ["wrk", "--latency", "-t", str(load.threads), "-c", str(load.connections)]
+        cmd += ["-d", f"{seconds}s", "-s", str(script), url]
+        done = subprocess.run(pinned(cmd, 1, load.pin), capture_output=True, text=True, check=True)
+        result = parse_wrk(done.stdout)
+    assert result is not None
+    return result
+
+
+def succeeded(url: str) -> str:
+    """POST the no-op execute body once; fail unless the reply is 200 and succeeded."""
+    status, reply = http("POST", url, EXECUTE_BODY)
+    outcome = json.loads(reply) if status == 200 else {}
+    if outcome.get("status") != "succeeded":
+        raise SystemExit(f"{url} answered {status}: {reply[:300]!r}")
+    return str(outcome["execution_id"])
+
+
+def bench_baseline(load: Load) -> dict[str, WrkResult]:
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "baseline_app:app"]
+    cmd += ["--host", HOST, "--port", str(port), *UVICORN_FLAGS, "--log-level", "warning"]
+    with server("baseline", cmd, f"{base}/events?n=1", load, {}):
+        succeeded(f"{base}/execute")
+        return {
+            "execute": run_wrk(f"{base}/execute", "POST", EXECUTE_BODY, load),
+            "events": run_wrk(f"{base}/events?n={EVENTS}", "GET", None, load),
+        }
+
+
+def bench_nanobrain(load: Load) -> dict[str, WrkResult]:
+    port = free_port()
+    base = f"http://{HOST}:{port}/api/v1"
+    data_dir = load.workdir / "nanobrain-data"
+    cmd = [sys.executable, "-m", "nanobrain", "serve", "--port", str(port)]
+    cmd += ["--data-dir", str(data_dir)]
+    with server("nanobrain", cmd, f"{base}/health/live", load, NANOBRAIN_ENV):
+        execute_url = f"{base}/workflows/execute"
+        succeeded(execute_url)  # checked once before any load
+        results = {"execute": run_wrk(execute_url, "POST", EXECUTE_BODY, load)}
+        # A run made after the execute load, so the bus still holds its stream.
+        events_url = f"{base}/workflows/{succeeded(execute_url)}/events"
+        status, stream = http("GET", events_url)
+        if status != 200 or stream.count(b"\nevent: ") != EVENTS:
+            raise SystemExit(f"expected {EVENTS} events, got {status}: {stream[:500]!r}")
+        results["events"] = run_wrk(events_url, "GET", None, load)
+        return results
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    cpu = model.group(1).strip() if model else platform.processor() or "unknown CPU"
+    return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
+
+
+def report(base: dict[str, WrkResult], nano: dict[str, WrkResult], load: Load) -> str:
+    def cell(r: WrkResult) -> str:
+        flag = f" **{r.errors} errors**" if r.errors else ""
+        return f"{r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f}{flag}"
+
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    pinning = (
+        "server pinned to CPU 0, wrk to CPU 1 (taskset)"
+        if load.pin
+        else "no CPU pinning (taskset or a second CPU missing)"
+    )
+    lines = [
+        "# NanoBrain vs bare Starlette",
+        "",
+        f"- date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+        f"- machine: {machine()}",
+        f"- command: `{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}`",
+        f"- load: wrk ({wrk_version.split(' [')[0].strip()}), {load.threads} threads, "
+        f"{load.connections} connections, {load.duration} s per run after a discarded "
+        f"{load.warmup} s warm-up; {pinning}",
+        "- servers: one uvicorn process each, uvloop + httptools, no access log, log level "
+        "warning; run one at a time (baseline, then NanoBrain)",
+        "- NanoBrain: `python -m nanobrain serve` (development profile, no auth, bundled "
+        "examples); execute = `echo` with `wait: true`, events = replay of a finished run",
+        "",
+        "| scenario | baseline req/s | p50 ms | p99 ms | NanoBrain req/s | p50 ms | p99 ms "
+        "| NanoBrain/baseline | target | met |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
+    ]
+    for key, title in SCENARIOS.items():
+        ratio = nano[key].rps / base[key].rps
+        target, met = ("-", "-")
+        if key == "execute":
+            target, met = (f">= {TARGET:.2f}", "yes" if ratio >= TARGET else "**no**")
+        row = [title, cell(base[key]), cell(nano[key]), f"{ratio:.2f}", target, met]
+        lines.append(f"| {' | '.join(row)} |")
+    lines.append("")
+    for name, results in (("baseline", base), ("NanoBrain", nano)):
+        events = results["events"]
+        per_stream = events.events / events.requests if events.requests else 0.0
+        lines.append(
+            f"- {name} event stream: {events.rps * per_stream:,.0f} events/s "
+            f"({per_stream:.2f} events per stream counted by wrk)"
+        )
+    errors = [
+        f"{name} {key}: {result.errors}"
+        for name, results in (("baseline", base), ("NanoBrain", nano))
+        for key, result in results.items()
+        if result.errors
+    ]
+    lines.append(f"- errors (non-2xx replies or socket errors): {', '.join(errors) or 'none'}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of discarded warm-up")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not on PATH; install it first (e.g. `apt-get install -y wrk`)")
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    pin = shutil.which("taskset") is not None and {0, 1} <= cpus
+    with tempfile.TemporaryDirectory(prefix="nanobrain-bench-") as tmp:
+        load = Load(args.duration, args.warmup, args.connections, args.threads, pin, Path(tmp))
+        base = bench_baseline(load)
+        nano = bench_nanobrain(load)
+    text = report(base, nano, load)
+    print(text)
+    (BENCH / "RESULTS.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Workflows that exercise the runtime's edge cases in tests (failures, timeouts, streams)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from pydantic import BaseModel
+
+from nanobrain import Context, File, WorkflowError, workflow
+
+
+class Count(BaseModel):
+    count: int
+
+
+@workflow(tags=["test"])
+async def boom(ctx: Context) -> Count:
+    """Raises an unexpected exception."""
+    raise ValueError("kaboom")
+
+
+@workflow(tags=["test"])
+async def refuse(ctx: Context, reason: str = "no") -> Count:
+    """Fails with a message for the user."""
+    raise WorkflowError(f"refused: {reason}")
+
+
+@workflow(tags=["test"], timeout=0.5, mode="job")
+async def sleepy(ctx: Context, seconds: float = 5.0) -> Count:
+    """Sleeps past its own timeout."""
+    await asyncio.sleep(seconds)
+    return Count(count=1)
+
+
+@workflow(tags=["test"])
+async def countdown(ctx: Context, n: int = 5, delay: float = 0.0) -> AsyncIterator[str]:
+    """Streams n chunks."""
+    for i in range(n, 0, -1):
+        await asyncio.sleep(delay)
+        yield f"{i} "
+
+
+@workflow(tags=["test"])
+async def make_file(ctx: Context, text: str = "hello") -> File:
+    """Saves an artifact and returns it."""
+    return await ctx.files.save("greeting.txt", text.encode(), "text/plain")
+
+
+@workflow(tags=["test"])
+async def wrong_output(ctx: Context) -> Count:
+    """Returns something that is not its declared type."""
+    return "not a count"  # type: ignore[return-value]
+
+
+@workflow(tags=["test"], roles=["developer"])
+async def developers_only(ctx: Context) -> Count:
+    """Narrowed to developers (and admins)."""
+    return Count(count=ctx.user.role == "admin")
+
+
+@workflow(tags=["test"])
+async def read_upload(ctx: Context, upload: File, more: list[File] | None = None) -> Count:
+    """Counts the bytes of uploaded files."""
+    files = [upload, *(more or [])]
+    return Count(count=sum(len(file.read_bytes()) for file in files))
