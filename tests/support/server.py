@@ -73,11 +73,17 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self, timeout: float = 30.0) -> int:
-        """Graceful stop (SIGTERM), as a process manager would do it."""
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Graceful stop (SIGTERM), as a process manager would do it; True if it shut down cleanly.
+
+        uvicorn re-raises the signal after its shutdown, so the exit status itself is -SIGTERM.
+        """
         assert self.process is not None
+        offset = self.log_path.stat().st_size
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        tail = self.log_path.read_bytes()[offset:].decode(errors="replace")
+        return code in (0, -signal.SIGTERM) and "Application shutdown complete" in tail
 
     def kill(self) -> None:
         """Sudden death (SIGKILL): nothing gets to clean up."""
