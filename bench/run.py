@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -127,7 +126,7 @@ def server(
             time.sleep(0.2)
         yield proc.pid
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.terminate()  # uvicorn shuts down gracefully on SIGTERM
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:

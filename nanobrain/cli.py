@@ -81,8 +81,8 @@ def _check_exposure(settings: Settings) -> None:
             loopback = False
     if not loopback:
         raise _fail(
-            f"web_interface.server_config.host is {host!r} but web_interface.auth_config.enabled is "
-            "false: without authentication NanoBrain only listens on a loopback address"
+            f"web_interface.server_config.host is {host!r} but web_interface.auth_config.enabled "
+            "is false: without authentication NanoBrain only listens on a loopback address"
         )
 
 
@@ -123,8 +123,9 @@ def serve(
     )
     scheme = "https" if ssl.enabled else "http"
     console.print(
-        f"[bold]NanoBrain[/] serving {len(registry.workflows)} workflows, {len(registry.tools)} tools, "
-        f"{len(registry.agents)} agents at {scheme}://{server.host}:{server.port} "
+        f"[bold]NanoBrain[/] serving {len(registry.workflows)} workflows, "
+        f"{len(registry.tools)} tools, {len(registry.agents)} agents at "
+        f"{scheme}://{server.host}:{server.port} "
         f"(profile {settings.profile}, data in {settings.data_dir})"
     )
     common: dict[str, Any] = {

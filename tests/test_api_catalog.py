@@ -18,12 +18,17 @@ from tests.test_api_workflows import assert_problem, execute
         ("count the words in this text", "text-stats", "text"),
     ],
 )
-def test_route_picks_the_right_workflow(client: httpx.Client, query: str, expected: str, domain: str) -> None:
+def test_route_picks_the_right_workflow(
+    client: httpx.Client, query: str, expected: str, domain: str
+) -> None:
     reply = client.post("/route", json={"query": query}).json()
     assert reply["workflow"] == expected, reply
     assert reply["domain"] == domain
     assert 0 < reply["confidence"] <= 1
-    assert all(alt["workflow"] != expected and alt["confidence"] <= reply["confidence"] for alt in reply["alternatives"])
+    assert all(
+        alt["workflow"] != expected and alt["confidence"] <= reply["confidence"]
+        for alt in reply["alternatives"]
+    )
 
 
 def test_route_without_a_match_runs_nothing(client: httpx.Client) -> None:
@@ -36,7 +41,9 @@ def test_route_without_a_match_runs_nothing(client: httpx.Client) -> None:
 def test_route_rejects_bad_bodies(client: httpx.Client) -> None:
     assert_problem(client.post("/route", json={}), 422)
     assert_problem(client.post("/route", json={"query": ""}), 422)
-    assert_problem(client.post("/route", content=b"{", headers={"content-type": "application/json"}), 400)
+    assert_problem(
+        client.post("/route", content=b"{", headers={"content-type": "application/json"}), 400
+    )
 
 
 # -- tools ---------------------------------------------------------------------------------------
@@ -50,22 +57,39 @@ def test_tools_are_listed_with_schemas(client: httpx.Client) -> None:
 
 
 def test_tool_execution(client: httpx.Client) -> None:
-    reply = client.post("/tools/reverse-complement/execute", json={"arguments": {"sequence": "ATGC"}})
+    reply = client.post(
+        "/tools/reverse-complement/execute", json={"arguments": {"sequence": "ATGC"}}
+    )
     assert reply.status_code == 200, reply.text
     assert reply.json()["result"] == "GCAT"
-    converted = client.post("/tools/convert-units/execute", json={"arguments": {"value": 1, "from_unit": "km", "to_unit": "m"}})
+    converted = client.post(
+        "/tools/convert-units/execute",
+        json={"arguments": {"value": 1, "from_unit": "km", "to_unit": "m"}},
+    )
     assert converted.json()["result"] == pytest.approx(1000)
-    history = client.get("/executions", params={"workflow": "convert-units", "limit": 1}).json()["items"]
+    history = client.get("/executions", params={"workflow": "convert-units", "limit": 1}).json()[
+        "items"
+    ]
     assert history[0]["kind"] == "tool"
 
 
 def test_tool_errors_are_4xx(client: httpx.Client) -> None:
-    unsupported = client.post("/tools/convert-units/execute", json={"arguments": {"value": 1, "from_unit": "km", "to_unit": "kg"}})
+    unsupported = client.post(
+        "/tools/convert-units/execute",
+        json={"arguments": {"value": 1, "from_unit": "km", "to_unit": "kg"}},
+    )
     assert "supported" in assert_problem(unsupported, 422)["detail"]
-    assert_problem(client.post("/tools/gc-content/execute", json={"arguments": {"sequence": 5}}), 422)
+    assert_problem(
+        client.post("/tools/gc-content/execute", json={"arguments": {"sequence": 5}}), 422
+    )
     assert_problem(client.post("/tools/gc-content/execute", json={"arguments": {}}), 422)
     assert_problem(client.post("/tools/gc-content/execute", json={"args": {}}), 422)
-    assert_problem(client.post("/tools/gc-content/execute", content=b"[", headers={"content-type": "application/json"}), 400)
+    assert_problem(
+        client.post(
+            "/tools/gc-content/execute", content=b"[", headers={"content-type": "application/json"}
+        ),
+        400,
+    )
     assert_problem(client.post("/tools/nope/execute", json={"arguments": {}}), 404)
 
 
@@ -113,7 +137,12 @@ def test_openapi_names_every_workflow_schema(client: httpx.Client) -> None:
         camel = "".join(part.capitalize() for part in workflow["name"].split("-"))
         assert f"{camel}Input" in components and f"{camel}Output" in components
     assert "ExecuteRequest" in components
-    for path in ("/api/v1/workflows/execute", "/api/v1/workflows/{execution_id}/status", "/api/v1/route", "/api/v1/files"):
+    for path in (
+        "/api/v1/workflows/execute",
+        "/api/v1/workflows/{execution_id}/status",
+        "/api/v1/route",
+        "/api/v1/files",
+    ):
         assert path in document["paths"]
     text = str(document)
     for reference in {part.split("'")[0] for part in text.split("#/components/schemas/")[1:]}:

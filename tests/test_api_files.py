@@ -16,7 +16,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "nanobrain" / "examples" / "dat
 LIMIT = 256 * 1024  # the session server's upload limit (conftest)
 
 
-def upload(client: httpx.Client, name: str, content: bytes, content_type: str = "text/plain") -> httpx.Response:
+def upload(
+    client: httpx.Client, name: str, content: bytes, content_type: str = "text/plain"
+) -> httpx.Response:
     return client.post("/files", files={"file": (name, content, content_type)})
 
 
@@ -42,16 +44,22 @@ def test_client_file_names_are_never_paths(client: httpx.Client, server: Server)
     assert client.get(f"/files/{info['file_id']}").content == b"root:x:0:0"
 
 
-def test_upload_over_the_limit_is_413_and_keeps_nothing(client: httpx.Client, server: Server) -> None:
+def test_upload_over_the_limit_is_413_and_keeps_nothing(
+    client: httpx.Client, server: Server
+) -> None:
     before = sorted((server.data_dir / "files").iterdir())
-    assert_problem(upload(client, "big.bin", b"\0" * (LIMIT + 70_000), "application/octet-stream"), 413)
+    assert_problem(
+        upload(client, "big.bin", b"\0" * (LIMIT + 70_000), "application/octet-stream"), 413
+    )
     assert sorted((server.data_dir / "files").iterdir()) == before
 
 
 def test_oversized_chunked_upload_is_refused_before_it_is_all_sent(server: Server) -> None:
     """No Content-Length: the server must count and stop reading, not buffer 50 MB."""
     boundary = "nbboundary"
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x"\r\n\r\n'
+    ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(
             f"POST /api/v1/files HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
@@ -72,11 +80,17 @@ def test_oversized_chunked_upload_is_refused_before_it_is_all_sent(server: Serve
 
 
 def test_upload_needs_exactly_one_multipart_file(client: httpx.Client) -> None:
-    assert_problem(client.post("/files", content=b"raw", headers={"content-type": "text/plain"}), 415)
+    assert_problem(
+        client.post("/files", content=b"raw", headers={"content-type": "text/plain"}), 415
+    )
     assert_problem(client.post("/files", data={"not": "a file"}), 415)
     two = client.post("/files", files=[("file", ("a", b"1")), ("file", ("b", b"2"))])
     assert_problem(two, 422)
-    garbage = client.post("/files", content=b"--x\r\nnonsense", headers={"content-type": "multipart/form-data; boundary=x"})
+    garbage = client.post(
+        "/files",
+        content=b"--x\r\nnonsense",
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )
     assert garbage.status_code in (400, 422)
 
 
@@ -86,9 +100,12 @@ def test_unknown_files_are_404(client: httpx.Client) -> None:
 
 
 def test_sequence_analysis_by_file_id(client: httpx.Client) -> None:
-    file_id = upload(client, "sample.fasta", (EXAMPLES / "sample.fasta").read_bytes()).json()["file_id"]
+    file_id = upload(client, "sample.fasta", (EXAMPLES / "sample.fasta").read_bytes()).json()[
+        "file_id"
+    ]
     body = client.post(
-        "/workflows/execute", json={"workflow": "sequence-analysis", "input": {"fasta": file_id}, "wait": True}
+        "/workflows/execute",
+        json={"workflow": "sequence-analysis", "input": {"fasta": file_id}, "wait": True},
     ).json()
     assert body["status"] == "succeeded", body
     records = body["output"]["records"]
@@ -115,9 +132,15 @@ def test_execute_as_multipart_with_the_file_inline(client: httpx.Client) -> None
 
 
 def test_multipart_lists_and_bad_parts(client: httpx.Client) -> None:
-    files = [("upload", ("a.txt", b"12345")), ("more", ("b.txt", b"678")), ("more", ("c.txt", b"9"))]
+    files = [
+        ("upload", ("a.txt", b"12345")),
+        ("more", ("b.txt", b"678")),
+        ("more", ("c.txt", b"9")),
+    ]
     response = client.post(
-        "/workflows/execute", data={"request": json.dumps({"workflow": "read-upload", "wait": True})}, files=files
+        "/workflows/execute",
+        data={"request": json.dumps({"workflow": "read-upload", "wait": True})},
+        files=files,
     )
     assert response.json()["output"] == {"count": 9}
     missing = client.post("/workflows/execute", files={"upload": ("a.txt", b"1")})
@@ -128,23 +151,31 @@ def test_multipart_lists_and_bad_parts(client: httpx.Client) -> None:
         files={"nonsense": ("a.txt", b"1")},
     )
     assert_problem(wrong_field, 422)
-    bad_json = client.post("/workflows/execute", data={"request": "{nope"}, files={"upload": ("a.txt", b"1")})
+    bad_json = client.post(
+        "/workflows/execute", data={"request": "{nope"}, files={"upload": ("a.txt", b"1")}
+    )
     assert_problem(bad_json, 400)
 
 
 def test_a_file_that_is_not_fasta_fails_with_a_clear_reason(client: httpx.Client) -> None:
-    file_id = upload(client, "notes.txt", b"Dear diary, today I sequenced nothing.").json()["file_id"]
+    file_id = upload(client, "notes.txt", b"Dear diary, today I sequenced nothing.").json()[
+        "file_id"
+    ]
     body = client.post(
-        "/workflows/execute", json={"workflow": "sequence-analysis", "input": {"fasta": file_id}, "wait": True}
+        "/workflows/execute",
+        json={"workflow": "sequence-analysis", "input": {"fasta": file_id}, "wait": True},
     ).json()
     assert body["status"] == "failed"
     assert "not a FASTA file" in body["error"]["message"]
 
 
 def test_data_summary_returns_a_table_and_a_chart(client: httpx.Client) -> None:
-    file_id = upload(client, "sample.csv", (EXAMPLES / "sample.csv").read_bytes(), "text/csv").json()["file_id"]
+    file_id = upload(
+        client, "sample.csv", (EXAMPLES / "sample.csv").read_bytes(), "text/csv"
+    ).json()["file_id"]
     body = client.post(
-        "/workflows/execute", json={"workflow": "data-summary", "input": {"table": file_id}, "wait": True}
+        "/workflows/execute",
+        json={"workflow": "data-summary", "input": {"table": file_id}, "wait": True},
     ).json()
     assert body["status"] == "succeeded", body
     summary = body["output"]["summary"]
@@ -158,7 +189,8 @@ def test_data_summary_refuses_binary_and_empty_files(client: httpx.Client) -> No
     for content in (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", b""):
         file_id = upload(client, "x.csv", content, "text/csv").json()["file_id"]
         body = client.post(
-            "/workflows/execute", json={"workflow": "data-summary", "input": {"table": file_id}, "wait": True}
+            "/workflows/execute",
+            json={"workflow": "data-summary", "input": {"table": file_id}, "wait": True},
         ).json()
         assert body["status"] == "failed"
         assert body["error"]["type"] == "workflow_error"

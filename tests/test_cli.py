@@ -12,7 +12,9 @@ FASTA = ROOT / "nanobrain" / "examples" / "data" / "sample.fasta"
 
 
 def test_run_prints_the_output_as_json(tmp_path: Path) -> None:
-    result = run_cli("run", "text-stats", "--input", '{"text": "one two two"}', "--data-dir", str(tmp_path))
+    result = run_cli(
+        "run", "text-stats", "--input", '{"text": "one two two"}', "--data-dir", str(tmp_path)
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["words"] == 3
 
@@ -20,7 +22,8 @@ def test_run_prints_the_output_as_json(tmp_path: Path) -> None:
 def test_run_uploads_local_files_and_reads_input_files(tmp_path: Path) -> None:
     (tmp_path / "input.json").write_text("{}")
     result = run_cli(
-        "run", "sequence-analysis", "--input", f"@{tmp_path / 'input.json'}", "--file", f"fasta={FASTA}",
+        "run", "sequence-analysis", "--input", f"@{tmp_path / 'input.json'}",
+        "--file", f"fasta={FASTA}",
         "--data-dir", str(tmp_path),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -28,7 +31,9 @@ def test_run_uploads_local_files_and_reads_input_files(tmp_path: Path) -> None:
 
 
 def test_run_reports_failures_and_bad_input(tmp_path: Path) -> None:
-    failed = run_cli("run", "refuse", "--target", "tests.support.flows", "--data-dir", str(tmp_path))
+    failed = run_cli(
+        "run", "refuse", "--target", "tests.support.flows", "--data-dir", str(tmp_path)
+    )
     assert failed.returncode == 1 and "refused: no" in failed.stderr
     invalid = run_cli("run", "text-stats", "--input", '{"text": 1}', "--data-dir", str(tmp_path))
     assert invalid.returncode == 2 and "input.text" in invalid.stderr

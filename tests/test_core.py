@@ -22,7 +22,9 @@ class Report(BaseModel):
 
 def test_a_signature_becomes_schemas_mode_and_routing_text() -> None:
     @workflow(tags=["bio"], examples=["GC content of this FASTA"], version="2")
-    async def gc_content(ctx: Context, sequences: File, window: Annotated[int, Field(ge=1)] = 100) -> Report:
+    async def gc_content(
+        ctx: Context, sequences: File, window: Annotated[int, Field(ge=1)] = 100
+    ) -> Report:
         """Compute GC content.
 
         Slides a window along each sequence."""
@@ -34,7 +36,12 @@ def test_a_signature_becomes_schemas_mode_and_routing_text() -> None:
     assert spec.context_param == "ctx" and spec.file_fields == ("sequences",)
     schema = spec.input_schema
     assert schema["required"] == ["sequences"] and schema["additionalProperties"] is False
-    assert schema["properties"]["window"] == {"default": 100, "minimum": 1, "title": "Window", "type": "integer"}
+    assert schema["properties"]["window"] == {
+        "default": 100,
+        "minimum": 1,
+        "title": "Window",
+        "type": "integer",
+    }
     assert schema["$defs"]["File"]["type"] == "string"
     assert spec.output_schema["$ref"].endswith("/Report")
     assert "GC content of this FASTA" in spec.routing_text and "bio" in spec.routing_text
@@ -43,7 +50,11 @@ def test_a_signature_becomes_schemas_mode_and_routing_text() -> None:
 
 @pytest.mark.parametrize(
     ("options", "returns", "generator", "mode"),
-    [({}, "str", False, "sync"), ({"mode": "job"}, "str", False, "job"), ({}, "AsyncIterator[str]", True, "stream")],
+    [
+        ({}, "str", False, "sync"),
+        ({"mode": "job"}, "str", False, "job"),
+        ({}, "AsyncIterator[str]", True, "stream"),
+    ],
 )
 def test_modes(options: dict[str, Any], returns: str, generator: bool, mode: str) -> None:
     namespace: dict[str, Any] = {"Context": Context, "AsyncIterator": AsyncIterator}
@@ -112,7 +123,9 @@ async def opaque(ctx: Context, thing: Opaque) -> int:
         (no_context, {"mode": "warp"}, "first parameter"),
     ],
 )
-def test_unsupported_signatures_fail_at_registration(fn: Any, options: dict[str, Any], message: str) -> None:
+def test_unsupported_signatures_fail_at_registration(
+    fn: Any, options: dict[str, Any], message: str
+) -> None:
     with pytest.raises(RegistrationError, match=message):
         workflow(**options)(fn)
 
@@ -172,7 +185,11 @@ class RecordingSink:
 def test_steps_map_their_own_progress_onto_the_whole() -> None:
     sink = RecordingSink()
     ctx = Context(
-        execution_id="e", workflow="w", user=User("u", "u", "user"), sink=sink, files=None  # type: ignore[arg-type]
+        execution_id="e",
+        workflow="w",
+        user=User("u", "u", "user"),
+        sink=sink,
+        files=None,  # type: ignore[arg-type]
     )
 
     async def run() -> None:

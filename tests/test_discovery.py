@@ -61,7 +61,12 @@ def write_yaml(path: Path) -> Path:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "nanobrain", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60
+        [sys.executable, "-m", "nanobrain", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
 
 
@@ -82,7 +87,9 @@ def test_yaml_file_names_callables_and_agents(tmp_path: Path) -> None:
     assert registry.agents["yaml-agent"].tool_names == ("gc-content",)
 
 
-def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_plugins_are_discovered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.syspath_prepend(str(make_plugin(tmp_path)))
     registry = discover([], entry_point_group="nanobrain.workflows")
     assert "plugin-hello" in registry.workflows
@@ -91,13 +98,16 @@ def test_entry_point_plugins_are_discovered(tmp_path: Path, monkeypatch: pytest.
 def test_a_server_serves_yaml_and_plugin_workflows(tmp_path: Path) -> None:
     plugin_root = make_plugin(tmp_path / "site")
     config = write_yaml(tmp_path / "flows.yaml")
-    server = Server(tmp_path / "data", targets=[str(config)], env={"PYTHONPATH": f"{plugin_root}:{ROOT}"}).start()
+    server = Server(
+        tmp_path / "data", targets=[str(config)], env={"PYTHONPATH": f"{plugin_root}:{ROOT}"}
+    ).start()
     try:
         names = {w["name"] for w in httpx.get(f"{server.api}/workflows").json()}
         assert {"yaml-countdown", "plugin-hello", "boom"} <= names
         assert "sequence-analysis" not in names  # a target replaces the bundled examples
         reply = httpx.post(
-            f"{server.api}/workflows/execute", json={"workflow": "plugin-hello", "input": {"name": "yaml"}, "wait": True}
+            f"{server.api}/workflows/execute",
+            json={"workflow": "plugin-hello", "input": {"name": "yaml"}, "wait": True},
         ).json()
         assert reply["output"] == "hello yaml"
     finally:

@@ -13,7 +13,8 @@ def test_executions_survive_a_graceful_restart(fresh_server: Server) -> None:
     fresh_server.start()
     with httpx.Client(base_url=fresh_server.api, timeout=30) as client:
         done = client.post(
-            "/workflows/execute", json={"workflow": "text-stats", "input": {"text": "to be or not to be"}, "wait": True}
+            "/workflows/execute",
+            json={"workflow": "text-stats", "input": {"text": "to be or not to be"}, "wait": True},
         ).json()
         before_events = collect(client, f"/workflows/{done['execution_id']}/events")
     assert fresh_server.stop()
@@ -28,10 +29,14 @@ def test_executions_survive_a_graceful_restart(fresh_server: Server) -> None:
         assert done["execution_id"] in history
         after_events = collect(client, f"/workflows/{done['execution_id']}/events")
         # The closing events are rebuilt from the record with their original ids.
-        assert [(e.id, e.event) for e in after_events] == [(e.id, e.event) for e in before_events[-2:]]
+        assert [(e.id, e.event) for e in after_events] == [
+            (e.id, e.event) for e in before_events[-2:]
+        ]
         assert after_events[-2].data["data"]["output"] == done["output"]
         resumed = collect(
-            client, f"/workflows/{done['execution_id']}/events", headers={"Last-Event-ID": before_events[-2].id or ""}
+            client,
+            f"/workflows/{done['execution_id']}/events",
+            headers={"Last-Event-ID": before_events[-2].id or ""},
         )
         assert [e.id for e in resumed] == [before_events[-1].id]
 
@@ -41,7 +46,8 @@ def test_a_graceful_stop_fails_running_executions_with_a_reason(fresh_server: Se
     fresh_server.start()
     with httpx.Client(base_url=fresh_server.api, timeout=30) as client:
         execution_id = client.post(
-            "/workflows/execute", json={"workflow": "simulation", "input": {"steps": 100, "step_seconds": 0.1}}
+            "/workflows/execute",
+            json={"workflow": "simulation", "input": {"steps": 100, "step_seconds": 0.1}},
         ).json()["execution_id"]
         wait_for(client, execution_id, {"running"})
     assert fresh_server.stop()
@@ -56,7 +62,8 @@ def test_an_execution_interrupted_by_a_crash_is_failed_at_start_up(fresh_server:
     fresh_server.start()
     with httpx.Client(base_url=fresh_server.api, timeout=30) as client:
         execution_id = client.post(
-            "/workflows/execute", json={"workflow": "simulation", "input": {"steps": 100, "step_seconds": 0.1}}
+            "/workflows/execute",
+            json={"workflow": "simulation", "input": {"steps": 100, "step_seconds": 0.1}},
         ).json()["execution_id"]
         wait_for(client, execution_id, {"running"})
         assert wait_for(client, execution_id, {"running"})["progress"]["fraction"] is not None

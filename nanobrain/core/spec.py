@@ -182,12 +182,12 @@ def build_runnable(
     resolved_mode = _resolve_mode(where, kind, mode, is_generator, fields)
     model_name = camel(name)
     try:
-        input_model = create_model(  # type: ignore[call-overload]
+        input_model = create_model(
             f"{model_name}Input",
             __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
             **fields,
         )
-        output_model = create_model(f"{model_name}Output", __base__=RootModel[returns])
+        output_model = create_model(f"{model_name}Output", __base__=RootModel[returns])  # type: ignore[valid-type]
         input_schema = input_model.model_json_schema()
         output_schema = output_model.model_json_schema(mode="serialization")
     except Exception as exc:

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class File(BaseModel):
     """A stored file. As input it is given by `file_id`; the runtime resolves it before the run.
 
-    In JSON a file field is the `file_id` string (or `{"file_id": ...}`); in Python the workflow gets
-    this object with the metadata and a local `path` to read from.
+    In JSON a file field is the `file_id` string (or `{"file_id": ...}`); in Python the workflow
+    gets this object with the metadata and a local `path` to read from.
     """
 
     model_config = ConfigDict(frozen=True, json_schema_extra={"x-nanobrain-type": "file"})

@@ -150,12 +150,12 @@ class ExecutionService:
         if errors:
             raise InvalidInput("input names files that do not exist", errors)
 
-    async def wait(self, record: ExecutionRecord, timeout: float) -> ExecutionRecord:
-        """Wait up to `timeout` seconds for a final state; return the record as it then is."""
+    async def wait(self, record: ExecutionRecord, max_wait: float) -> ExecutionRecord:
+        """Wait up to `max_wait` seconds for a final state; return the record as it then is."""
         if record.status.final:
             return record
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(max_wait):
                 async with contextlib.aclosing(self.bus.subscribe(record.id)) as events:
                     async for event in events:
                         if event.final:
@@ -199,7 +199,7 @@ def _events_from_record(record: ExecutionRecord) -> list[Event]:
         return []
     ts = (record.finished_at or record.created_at).timestamp()
     last = max(record.last_seq, 2)
-    common = {
+    common: dict[str, Any] = {
         "stream": record.id,
         "ts": ts,
         "execution_id": record.id,

@@ -1,4 +1,7 @@
-"""Engine creation and migrations. SQLite gets WAL and a busy timeout so readers never block writers."""
+"""Engine creation and migrations.
+
+SQLite gets WAL and a busy timeout so that readers never block the writer.
+"""
 
 from __future__ import annotations
 

@@ -6,10 +6,10 @@ import base64
 import enum
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -124,7 +124,7 @@ class ExecutionRepository:
     async def upsert_many(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        table = ExecutionRow.__table__
+        table = cast(Table, ExecutionRow.__table__)
         statement = self._insert(table)
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.id],
@@ -185,4 +185,4 @@ class ExecutionRepository:
         )
         async with self._engine.begin() as connection:
             result = await connection.execute(statement)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)

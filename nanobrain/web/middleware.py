@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -73,7 +72,7 @@ class MetricsMiddleware:
             HTTP_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
-def _route_template(scope: dict[str, Any], prefix: str) -> str:
+def _route_template(scope: Scope, prefix: str) -> str:
     """The matched route's template (bounded label values), with the API prefix it sits under."""
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -20,7 +21,7 @@ class ProblemError(Exception):
     """Raise from a route to answer with a problem response."""
 
     def __init__(
-        self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: object
+        self, status: int, detail: str, headers: dict[str, str] | None = None, **extra: Any
     ):
         super().__init__(detail)
         self.status = status

@@ -56,7 +56,9 @@ class Server:
         command = [sys.executable, "-m", "nanobrain", "serve", *self.targets]
         command += ["--port", str(self.port), "--data-dir", str(self.data_dir), *self.args]
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

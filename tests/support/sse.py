@@ -37,7 +37,9 @@ def read_events(response: httpx.Response) -> Iterator[SSE]:
                 data.append(value)
 
 
-def collect(client: httpx.Client, url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> list[SSE]:
+def collect(
+    client: httpx.Client, url: str, headers: dict[str, str] | None = None, timeout: float = 30
+) -> list[SSE]:
     with client.stream("GET", url, headers=headers, timeout=timeout) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
