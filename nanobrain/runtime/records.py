@@ -26,6 +26,7 @@ class ExecutionRecords:
         self._recent: OrderedDict[str, ExecutionRecord] = OrderedDict()  # final, LRU
         self._dirty: dict[str, ExecutionRecord] = {}
         self._waiters: list[asyncio.Future[None]] = []
+        self._finals: dict[str, asyncio.Future[None]] = {}
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
@@ -56,7 +57,21 @@ class ExecutionRecords:
             self._recent[record.id] = record
             if len(self._recent) > self._cache_size:
                 self._recent.popitem(last=False)
+            final = self._finals.pop(record.id, None)
+            if final is not None and not final.done():
+                final.set_result(None)
         self._wakeup.set()
+
+    def finished(self, record: ExecutionRecord) -> asyncio.Future[None]:
+        """Resolves when this process sees the record reach a final state."""
+        future = self._finals.get(record.id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            if record.status.final:
+                future.set_result(None)
+            else:
+                self._finals[record.id] = future
+        return future
 
     def cached(self, execution_id: str) -> ExecutionRecord | None:
         return self._live.get(execution_id) or self._recent.get(execution_id)

@@ -154,6 +154,10 @@ class ExecutionService:
         """Wait up to `max_wait` seconds for a final state; return the record as it then is."""
         if record.status.final:
             return record
+        if self.executor.in_process:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.records.finished(record)), max_wait)
+            return record
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max_wait):
                 async with contextlib.aclosing(self.bus.subscribe(record.id)) as events:

@@ -148,9 +148,10 @@ class ExecutionRepository:
         workflow: str | None = None,
         status: ExecutionStatus | None = None,
         limit: int = 50,
-        cursor: str | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[ExecutionRecord]:
-        """Newest first; `owner_id=None` lists everyone's (for readers with `write`)."""
+        """Newest first, after the `(created_at, id)` of a previous page's last record;
+        `owner_id=None` lists everyone's (for readers with `write`)."""
         query = select(ExecutionRow)
         if owner_id is not None:
             query = query.where(ExecutionRow.owner_id == owner_id)
@@ -158,8 +159,8 @@ class ExecutionRepository:
             query = query.where(ExecutionRow.workflow == workflow)
         if status is not None:
             query = query.where(ExecutionRow.status == status.value)
-        if cursor is not None:
-            created, last_id = decode_cursor(cursor)
+        if after is not None:
+            created, last_id = after
             query = query.where(
                 or_(
                     ExecutionRow.created_at < created,

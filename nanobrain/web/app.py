@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,7 +24,8 @@ from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 from nanobrain.web import openapi, problems
-from nanobrain.web.middleware import BodyLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from nanobrain.web.lean import lean_routes
+from nanobrain.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from nanobrain.web.routers import admin, catalog, executions, files, route, workflows
 from nanobrain.web.state import AppState
 
@@ -78,6 +80,11 @@ def create_app(settings: Settings, registry: Registry) -> FastAPI:
                 "marked %d execution(s) failed: they were unfinished when the server last stopped",
                 state.interrupted_at_start,
             )
+        # Everything built so far (imported libraries, the registry, schemas) lives as long as the
+        # process: move it out of the collector's way, so full collections under load only scan
+        # what requests create (measured: p99 of the no-op execute 160 ms -> tens of ms).
+        gc.collect()
+        gc.freeze()
         state.ready = True
         try:
             yield
@@ -96,8 +103,10 @@ def create_app(settings: Settings, registry: Registry) -> FastAPI:
         redoc_url=None,
         root_path=settings.web_interface.server_config.root_path,
     )
-    for module in (workflows, executions, files, catalog, admin, route):
-        app.include_router(module.router, prefix=API_PREFIX)
+    routers = [module.router for module in (workflows, executions, files, catalog, admin, route)]
+    for router in routers:
+        app.include_router(router, prefix=API_PREFIX)
+    app.router.routes[:0] = lean_routes(routers, API_PREFIX)
     problems.install(app)
     openapi.install(app, registry)
 
@@ -117,7 +126,5 @@ def create_app(settings: Settings, registry: Registry) -> FastAPI:
             allow_headers=web.cors_config.allow_headers,
             expose_headers=["X-Request-ID", "Location", "Retry-After"],
         )
-    if web.monitoring.enabled:
-        app.add_middleware(MetricsMiddleware, prefix=API_PREFIX)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestContextMiddleware, prefix=API_PREFIX, metrics=web.monitoring.enabled)
     return app

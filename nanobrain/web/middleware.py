@@ -1,10 +1,11 @@
-"""Pure ASGI middleware (no per-request Request objects): request ids and HTTP metrics."""
+"""Pure ASGI middleware (no per-request Request objects): request context and body limits."""
 
 from __future__ import annotations
 
 import re
 import time
 import uuid
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,11 +16,18 @@ from nanobrain.web.problems import ProblemError
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-class RequestIdMiddleware:
-    """Every response carries `X-Request-ID`: the client's if well-formed, else a new one."""
+class RequestContextMiddleware:
+    """Gives every request an id (the client's `X-Request-ID` if well-formed, else a new one),
+    returns it on the response, and records the request in the HTTP metrics.
 
-    def __init__(self, app: ASGIApp):
+    One middleware for both keeps it to a single wrapped `send` per request on the hot path.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str = "", metrics: bool = True):
         self.app = app
+        self.prefix = prefix
+        self.metrics = metrics
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -35,41 +43,34 @@ class RequestIdMiddleware:
         request_id = request_id or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
+        status = 500
+        started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
-
-
-class MetricsMiddleware:
-    """Counts requests and their latency by method, route template and status."""
-
-    def __init__(self, app: ASGIApp, prefix: str = ""):
-        self.app = app
-        self.prefix = prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status: list[int] = [500]
-
-        async def send_recording(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
         try:
-            await self.app(scope, receive, send_recording)
+            await self.app(scope, receive, send_with_id)
         finally:
-            route = _route_template(scope, self.prefix)
-            labels = (scope["method"], route, str(status[0]))
-            HTTP_REQUESTS.labels(*labels).inc()
-            HTTP_SECONDS.labels(scope["method"], route).observe(time.perf_counter() - started)
+            if self.metrics and scope["type"] == "http":
+                self._observe(scope, status, time.perf_counter() - started)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        key = (scope["method"], _route_template(scope, self.prefix), status)
+        children = self._children.get(key)
+        if children is None:
+            method, route, _ = key
+            children = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_SECONDS.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def _route_template(scope: Scope, prefix: str) -> str:

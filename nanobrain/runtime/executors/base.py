@@ -37,6 +37,9 @@ class Runner(Protocol):
 
 
 class Executor(ABC):
+    in_process: bool = False
+    """True when executions run in this process, so their records change here directly."""
+
     @abstractmethod
     async def start(self, runner: Runner) -> None: ...
 

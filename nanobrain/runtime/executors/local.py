@@ -9,6 +9,8 @@ from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Jo
 
 
 class LocalExecutor(Executor):
+    in_process = True
+
     def __init__(self, max_concurrency: int, shutdown_grace_seconds: float = 5.0):
         self._slots = asyncio.Semaphore(max_concurrency)
         self._grace = shutdown_grace_seconds

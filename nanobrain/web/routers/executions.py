@@ -11,7 +11,7 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.runtime.files import can_see_all
 from nanobrain.security.policy import READ
-from nanobrain.store.executions import ExecutionStatus, encode_cursor
+from nanobrain.store.executions import ExecutionStatus, decode_cursor, encode_cursor
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON
 from nanobrain.web.schemas import ExecutionPage, status_body
@@ -34,17 +34,18 @@ async def history(
     await records.flush()
     owner = None if everyone and can_see_all(user) else user.id
     try:
-        page = await records.repository.list(
-            owner_id=owner,
-            workflow=workflow,
-            status=ExecutionStatus(status) if status else None,
-            limit=limit + 1,
-            cursor=cursor,
-        )
+        after = decode_cursor(cursor) if cursor else None
     except ValueError as exc:
         raise InvalidInput(
             "invalid cursor", [{"loc": ["query", "cursor"], "msg": str(exc), "type": "cursor"}]
         ) from exc
+    page = await records.repository.list(
+        owner_id=owner,
+        workflow=workflow,
+        status=ExecutionStatus(status) if status else None,
+        limit=limit + 1,
+        after=after,
+    )
     items = []
     for record in page[:limit]:
         item = status_body(record)

@@ -18,6 +18,7 @@ from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from nanobrain.web.body import media_type, parse_json, read_capped, read_form, upload_chunks
 from nanobrain.web.deps import require
+from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON, dumps, problem
 from nanobrain.web.schemas import (
@@ -78,7 +79,8 @@ async def get_workflow(
     response_model=Accepted,
     responses={200: {"model": ExecutionOutcome, "description": "finished within `wait`"}},
 )
-async def execute(request: Request, user: User = Depends(require(EXECUTE))) -> Response:
+@lean(EXECUTE)
+async def execute(request: Request, user: User) -> Response:
     state = app_state(request)
     body, form = await _read_execute_request(request, state)
     try:
@@ -208,15 +210,15 @@ def _pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[R
     return state.registry.workflows[decision.workflow], True
 
 
-async def _visible(request: Request, execution_id: str, user: User) -> ExecutionRecord:
+async def _visible(request: Request, user: User) -> ExecutionRecord:
+    execution_id = request.path_params["execution_id"]
     return await app_state(request).executions.get(execution_id, user)
 
 
 @router.get("/workflows/{execution_id}/status", response_model=ExecutionStatusBody)
-async def get_status(
-    execution_id: str, request: Request, user: User = Depends(require(READ))
-) -> Response:
-    return JSON(status_body(await _visible(request, execution_id, user)))
+@lean(READ, execution_id=str)
+async def get_status(request: Request, user: User) -> Response:
+    return JSON(status_body(await _visible(request, user)))
 
 
 @router.get(
@@ -224,10 +226,9 @@ async def get_status(
     response_model=Results,
     responses={409: {"description": "not finished, failed or cancelled"}},
 )
-async def get_results(
-    execution_id: str, request: Request, user: User = Depends(require(READ))
-) -> Response:
-    record = await _visible(request, execution_id, user)
+@lean(READ, execution_id=str)
+async def get_results(request: Request, user: User) -> Response:
+    record = await _visible(request, user)
     if record.status is not ExecutionStatus.SUCCEEDED:
         detail = {
             ExecutionStatus.QUEUED: "the execution has not started yet",
@@ -249,9 +250,9 @@ async def get_results(
 @router.delete(
     "/workflows/{execution_id}/cancel", status_code=202, response_model=ExecutionStatusBody
 )
-async def cancel(
-    execution_id: str, request: Request, user: User = Depends(require(EXECUTE))
-) -> Response:
+@lean(EXECUTE, execution_id=str)
+async def cancel(request: Request, user: User) -> Response:
+    execution_id = request.path_params["execution_id"]
     record = await app_state(request).executions.cancel(execution_id, user)
     return JSON(status_body(record), status_code=202)
 
@@ -263,27 +264,36 @@ async def cancel(
         200: {"content": {"text/event-stream": {}}, "description": "the execution's events"}
     },
 )
-async def events(
-    execution_id: str,
-    request: Request,
-    after: int | None = Query(default=None, ge=0, description="replay events after this id"),
-    user: User = Depends(require(READ)),
-) -> EventSourceResponse:
-    record = await _visible(request, execution_id, user)
-    start = _resume_point(request, after)
+@lean(
+    READ,
+    execution_id=str,
+    after=(int | None, Query(default=None, ge=0, description="replay events after this id")),
+)
+async def events(request: Request, user: User) -> Response:
+    record = await _visible(request, user)
+    start = _resume_point(request)
     stream = app_state(request).executions.events(record, start)
     return EventSourceResponse(
         _sse(stream), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-store"}
     )
 
 
-def _resume_point(request: Request, after: int | None) -> int:
+def _resume_point(request: Request) -> int:
+    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
     header = request.headers.get("last-event-id")
-    if header is None:
-        return after or 0
-    if not header.isdigit() or len(header) > 18:
-        raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
-    return int(header)
+    if header is not None:
+        if not header.isdigit() or len(header) > 18:
+            raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
+        return int(header)
+    after = request.query_params.get("after")
+    if after is None:
+        return 0
+    if not after.isdigit() or len(after) > 18:
+        raise InvalidInput(
+            "`after` must be an event id",
+            [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],
+        )
+    return int(after)
 
 
 async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
