@@ -147,6 +147,7 @@ class RuntimeConfig(_Model):
     max_events_per_stream: int = Field(default=10_000, ge=1)
     max_retained_streams: int = Field(default=10_000, ge=1)
     shutdown_grace_seconds: float = Field(default=5, ge=0)
+    write_behind_seconds: float = Field(default=0.05, ge=0, le=10)
 
 
 _URL_FIELDS = ("database_url", "redis_url")

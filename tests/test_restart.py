@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.support.server import Server
@@ -67,6 +69,7 @@ def test_an_execution_interrupted_by_a_crash_is_failed_at_start_up(fresh_server:
         ).json()["execution_id"]
         wait_for(client, execution_id, {"running"})
         assert wait_for(client, execution_id, {"running"})["progress"]["fraction"] is not None
+        time.sleep(0.3)  # past the write-behind window (runtime.write_behind_seconds)
     fresh_server.kill()
 
     fresh_server.start()

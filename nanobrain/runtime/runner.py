@@ -39,6 +39,7 @@ class Publisher:
     def __init__(self, bus: EventBus, records: ExecutionRecords):
         self.bus = bus
         self.records = records
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def publish(
         self, record: ExecutionRecord, event_type: str, data: Any, final: bool = False
@@ -80,10 +81,18 @@ class Publisher:
             record.error = error
             self.publish(record, "error", error)
         self.status(record)
-        EXECUTIONS.labels(record.workflow, status.value).inc()
+        counter, durations = self._metrics(record.workflow, status.value)
+        counter.inc()
         if record.started_at is not None and record.finished_at is not None:
-            seconds = (record.finished_at - record.started_at).total_seconds()
-            EXECUTION_SECONDS.labels(record.workflow).observe(seconds)
+            durations.observe((record.finished_at - record.started_at).total_seconds())
+
+    def _metrics(self, workflow: str, status: str) -> tuple[Any, Any]:
+        key = (workflow, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (EXECUTIONS.labels(workflow, status), EXECUTION_SECONDS.labels(workflow))
+            self._children[key] = children
+        return children
 
 
 class _Sink:

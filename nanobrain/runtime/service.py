@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,7 +22,7 @@ from nanobrain.runtime.executors.base import Executor, Job
 from nanobrain.runtime.files import FileService, can_see_all
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.runner import INTERRUPTED, ExecutionRunner, Publisher, lookup
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
+from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
 
 
 class ExecutionService:
@@ -108,7 +107,7 @@ class ExecutionService:
             ) from exc
         await self._check_files(runnable, validated, user)
         record = ExecutionRecord(
-            id=uuid.uuid4().hex,
+            id=new_id(),
             workflow=runnable.name,
             kind=runnable.kind,
             owner_id=user.id,

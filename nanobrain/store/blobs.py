@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,7 @@ class LocalBlobStore:
 
     async def write(self, chunks: AsyncIterator[bytes], max_bytes: int) -> StoredBlob:
         """Stream chunks to disk, hashing as it goes; abort past `max_bytes` (nothing is kept)."""
-        key = uuid.uuid4().hex
+        key = os.urandom(16).hex()
         path = self.local_path(key)
         partial = path.with_suffix(".partial")
         digest = hashlib.sha256()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -46,6 +47,11 @@ class InvalidTransition(RuntimeError):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A random 128-bit id as 32 hex digits (uuid4's randomness without building a UUID)."""
+    return os.urandom(16).hex()
 
 
 @dataclass(slots=True)

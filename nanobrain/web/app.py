@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from nanobrain import __version__
 from nanobrain.config import Settings
@@ -24,13 +25,14 @@ from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 from nanobrain.web import openapi, problems
-from nanobrain.web.lean import lean_routes
+from nanobrain.web.lean import LeanDispatcher
 from nanobrain.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from nanobrain.web.routers import admin, catalog, executions, files, route, workflows
 from nanobrain.web.state import AppState
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+ROUTERS = [module.router for module in (workflows, executions, files, catalog, admin, route)]
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
@@ -49,7 +51,9 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     )
     service = ExecutionService(
         registry,
-        ExecutionRecords(ExecutionRepository(engine)),
+        ExecutionRecords(
+            ExecutionRepository(engine), write_behind_seconds=runtime.write_behind_seconds
+        ),
         bus,
         LocalExecutor(runtime.max_concurrency, runtime.shutdown_grace_seconds),
         file_service,
@@ -65,14 +69,15 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     )
 
 
-def create_app(settings: Settings, registry: Registry) -> FastAPI:
-    """Build the app; start-up (migrations, recovery of interrupted executions) runs in lifespan."""
+def create_api(settings: Settings, registry: Registry) -> FastAPI:
+    """The FastAPI app: routes, problem handlers, OpenAPI, and the lifespan that builds the
+    state (migrations, recovery of executions a dead process left unfinished)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, registry)
-        app.state.nanobrain = state
+        api.state.nanobrain = state
         await upgrade(state.engine)
         state.interrupted_at_start = await state.executions.start()
         if state.interrupted_at_start:
@@ -93,7 +98,7 @@ def create_app(settings: Settings, registry: Registry) -> FastAPI:
             await state.executions.stop()
             await state.engine.dispose()
 
-    app = FastAPI(
+    api = FastAPI(
         title="NanoBrain",
         version=__version__,
         description="Every registered workflow as a typed REST API with jobs, events and files.",
@@ -103,28 +108,32 @@ def create_app(settings: Settings, registry: Registry) -> FastAPI:
         redoc_url=None,
         root_path=settings.web_interface.server_config.root_path,
     )
-    routers = [module.router for module in (workflows, executions, files, catalog, admin, route)]
-    for router in routers:
-        app.include_router(router, prefix=API_PREFIX)
-    app.router.routes[:0] = lean_routes(routers, API_PREFIX)
-    problems.install(app)
-    openapi.install(app, registry)
+    for router in ROUTERS:
+        api.include_router(router, prefix=API_PREFIX)
+    problems.install(api)
+    openapi.install(api, registry)
+    return api
 
+
+def create_app(settings: Settings, registry: Registry) -> ASGIApp:
+    """The served ASGI app: request context, CORS and body limits around the lean hot paths and
+    the FastAPI app."""
+    api = create_api(settings, registry)
+    app: ASGIApp = LeanDispatcher(api, ROUTERS, API_PREFIX)
     web = settings.web_interface
     limits = web.limits
-    app.add_middleware(
-        BodyLimitMiddleware,
+    app = BodyLimitMiddleware(
+        app,
         max_body=limits.max_body_bytes,
         max_multipart=limits.max_upload_bytes + limits.max_body_bytes,
     )
     if web.cors_config.allow_origins:
-        app.add_middleware(
-            CORSMiddleware,
+        app = CORSMiddleware(
+            app,
             allow_origins=web.cors_config.allow_origins,
             allow_credentials=web.cors_config.allow_credentials,
             allow_methods=web.cors_config.allow_methods,
             allow_headers=web.cors_config.allow_headers,
             expose_headers=["X-Request-ID", "Location", "Retry-After"],
         )
-    app.add_middleware(RequestContextMiddleware, prefix=API_PREFIX, metrics=web.monitoring.enabled)
-    return app
+    return RequestContextMiddleware(app, prefix=API_PREFIX, metrics=web.monitoring.enabled)

@@ -1,11 +1,11 @@
-"""Hot-path endpoints served by plain Starlette routes, documented by FastAPI.
+"""Hot-path endpoints served without FastAPI's per-request machinery, documented by FastAPI.
 
-FastAPI's per-request machinery (dependency solving, parameter extraction) costs more than the
-whole of a no-op execution, so the routes every client hits in a loop (execute, status, results,
-cancel, events) are `(request, user) -> Response` functions marked `@lean(permission)`: the app
-serves them with a Starlette `Route` placed before FastAPI's, and FastAPI's route for the same
+FastAPI's request handling (its middleware layers, dependency solving, parameter extraction) costs
+more than a whole no-op execution, so the routes clients hit in a loop (execute, status, results,
+cancel, events) are `(request, user) -> Response` functions marked `@lean(permission)`. The
+`LeanDispatcher` in front of the FastAPI app serves them directly; FastAPI's route for the same
 function only feeds the OpenAPI document. Authentication and the permission check are the same
-`Permission` dependency as everywhere else.
+`Permission` dependency, and errors become the same problem responses, as everywhere else.
 """
 
 from __future__ import annotations
@@ -14,35 +14,38 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Scope
+from starlette.routing import compile_path
+from starlette.types import Receive, Scope, Send
 
 from nanobrain.core.user import User
 from nanobrain.web.deps import Permission
+from nanobrain.web.problems import problem_for
 
 LeanEndpoint = Callable[[Request, User], Awaitable[Response]]
 LEAN_ATTRIBUTE = "__nanobrain_lean__"
 
 
 def lean(permission: str, **documented: Any) -> Callable[[LeanEndpoint], Callable[..., Any]]:
-    """Serve `endpoint(request, user)` lean; `documented` declares its path and query parameters
-    for OpenAPI (`name=str`, or `name=(int | None, Query(...))`). The endpoint reads them from the
+    """Serve `endpoint(request, user)` lean. `documented` declares its path and query parameters
+    for OpenAPI (`name=str`, or `name=(int | None, Query(...))`); the endpoint reads them from the
     request itself."""
 
     def decorate(endpoint: LeanEndpoint) -> Callable[..., Any]:
         guard = Permission(permission)
 
         async def serve(request: Request, **_: Any) -> Response:
-            return await endpoint(request, await guard(request))
+            try:
+                return await endpoint(request, await guard(request))
+            except Exception as exc:
+                return await problem_for(request, exc)
 
-        parameters = [
-            inspect.Parameter(
-                "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
-            )
-        ]
+        request_parameter = inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+        )
+        parameters = [request_parameter]
         for name, spec in documented.items():
             annotation, default = (
                 spec if isinstance(spec, tuple) else (spec, inspect.Parameter.empty)
@@ -52,7 +55,8 @@ def lean(permission: str, **documented: Any) -> Callable[[LeanEndpoint], Callabl
                     name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
                 )
             )
-        serve.__signature__ = inspect.Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
+        signature = inspect.Signature(parameters, return_annotation=Response)
+        serve.__signature__ = signature  # type: ignore[attr-defined]
         serve.__name__ = endpoint.__name__
         serve.__doc__ = endpoint.__doc__
         setattr(serve, LEAN_ATTRIBUTE, permission)
@@ -61,23 +65,43 @@ def lean(permission: str, **documented: Any) -> Callable[[LeanEndpoint], Callabl
     return decorate
 
 
-class LeanRoute(Route):
-    """A Starlette route that, like FastAPI's, names itself in the scope (metrics read it)."""
+class _LeanRoute:
+    __slots__ = ("endpoint", "methods", "path", "regex")
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child_scope = super().matches(scope)
-        if match is not Match.NONE:
-            child_scope["route"] = self
-        return match, child_scope
+    def __init__(self, path: str, methods: set[str], endpoint: Callable[..., Awaitable[Response]]):
+        self.path = path
+        self.regex, _, _ = compile_path(path)
+        self.methods = methods
+        self.endpoint = endpoint
+
+    @property
+    def path_format(self) -> str:  # what metrics label the request with
+        return self.path
 
 
-def lean_routes(routers: Iterable[APIRouter], prefix: str) -> list[BaseRoute]:
-    """Starlette routes for every `@lean` endpoint of `routers`, to put before FastAPI's."""
-    routes: list[BaseRoute] = []
-    for router in routers:
-        for route in router.routes:
-            if isinstance(route, APIRoute) and hasattr(route.endpoint, LEAN_ATTRIBUTE):
-                routes.append(
-                    LeanRoute(prefix + route.path, route.endpoint, methods=list(route.methods))
-                )
-    return routes
+class LeanDispatcher:
+    """Serves `@lean` routes itself and hands every other request (and lifespan, WebSocket) to
+    the FastAPI app. A lean path asked with another method falls through to FastAPI (405)."""
+
+    def __init__(self, api: FastAPI, routers: Iterable[APIRouter], prefix: str):
+        self.api = api
+        self.routes = [
+            _LeanRoute(prefix + route.path, set(route.methods or ()), route.endpoint)
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute) and hasattr(route.endpoint, LEAN_ATTRIBUTE)
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            for route in self.routes:
+                matched = route.regex.match(path)
+                if matched and scope["method"] in route.methods:
+                    scope["app"] = self.api
+                    scope["route"] = route
+                    scope["path_params"] = matched.groupdict()
+                    response = await route.endpoint(Request(scope, receive))
+                    await response(scope, receive, send)
+                    return
+        await self.api(scope, receive, send)

@@ -30,24 +30,7 @@ class ProblemError(Exception):
         self.extra = extra
 
 
-async def _problem_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ProblemError)
-    return problem(exc.status, exc.detail, headers=exc.headers, **exc.extra)
-
-
-async def _runtime_problem(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RuntimeProblem)
-    return problem(exc.status, exc.detail, title=exc.title, **exc.extra)
-
-
-async def _http_exception(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return problem(exc.status_code, detail, headers=dict(exc.headers or {}))
-
-
-async def _validation(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def _validation(exc: RequestValidationError) -> Response:
     errors = [
         {
             "loc": list(error.get("loc", ())),
@@ -61,14 +44,21 @@ async def _validation(_: Request, exc: Exception) -> Response:
     return problem(422, "the request does not match the API's schema", errors=errors)
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+async def problem_for(request: Request, exc: Exception) -> Response:
+    """The problem response for any exception a route raised (500, logged, for the unexpected)."""
+    if isinstance(exc, ProblemError):
+        return problem(exc.status, exc.detail, headers=exc.headers, **exc.extra)
+    if isinstance(exc, RuntimeProblem):
+        return problem(exc.status, exc.detail, title=exc.title, **exc.extra)
+    if isinstance(exc, HTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return problem(exc.status_code, detail, headers=dict(exc.headers or {}))
+    if isinstance(exc, RequestValidationError):
+        return _validation(exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "an unexpected error occurred; it has been logged")
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ProblemError, _problem_error)
-    app.add_exception_handler(RuntimeProblem, _runtime_problem)
-    app.add_exception_handler(HTTPException, _http_exception)
-    app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind in (ProblemError, RuntimeProblem, HTTPException, RequestValidationError, Exception):
+        app.add_exception_handler(kind, problem_for)

@@ -13,7 +13,7 @@ EVENT_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """One event. `seq` increases by one within its stream; `id` is what clients resume from."""
 

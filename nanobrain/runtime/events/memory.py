@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -48,7 +48,7 @@ class MemoryEventBus(EventBus):
         max_streams: int = 10_000,
     ):
         self._streams: dict[str, _Stream] = {}
-        self._finished: OrderedDict[str, float] = OrderedDict()  # stream -> finished at
+        self._finished: deque[tuple[str, float]] = deque()  # (stream, finished at), in order
         self._max_events = max_events_per_stream
         self._retention = retention_seconds
         self._max_streams = max_streams
@@ -83,7 +83,8 @@ class MemoryEventBus(EventBus):
         state.next_seq += 1
         state.events.append(event)
         if final and state.finished_at is None:
-            state.finished_at = self._finished[stream] = time.monotonic()
+            state.finished_at = time.monotonic()
+            self._finished.append((stream, state.finished_at))
         state.wake()
         return event
 
@@ -105,9 +106,6 @@ class MemoryEventBus(EventBus):
     def _expire(self) -> None:
         """Drop finished streams past retention, and the oldest finished ones past the cap."""
         horizon = time.monotonic() - self._retention
-        while self._finished:
-            name, finished_at = next(iter(self._finished.items()))
-            if finished_at > horizon and len(self._streams) <= self._max_streams:
-                break
-            del self._finished[name]
-            self._streams.pop(name, None)
+        finished = self._finished
+        while finished and (finished[0][1] <= horizon or len(self._streams) > self._max_streams):
+            self._streams.pop(finished.popleft()[0], None)
