@@ -85,9 +85,11 @@ class ExecutionService:
         request_id: str | None = None,
         routed_from: str | None = None,
         durable: bool = True,
+        run_here: bool = False,
     ) -> ExecutionRecord:
-        """Validate and enqueue. `durable=False` skips waiting for the record's commit (the caller
-        waits for the outcome anyway)."""
+        """Validate and enqueue. `durable=False` skips waiting for the record's commit, and
+        `run_here=True` runs it in the calling task when the executor can: both for callers that
+        wait for the outcome anyway."""
         if not user.can("execute"):
             raise Forbidden("your role may not run workflows")
         if not runnable.allows(user.role):
@@ -129,7 +131,8 @@ class ExecutionService:
             session_id=session_id,
             validated=validated,
         )
-        await self.executor.submit(job)
+        if not (run_here and await self.executor.run_here(job)):
+            await self.executor.submit(job)
         return record
 
     async def _check_files(self, runnable: Runnable, validated: Any, user: User) -> None:

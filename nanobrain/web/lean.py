@@ -99,6 +99,7 @@ class LeanDispatcher:
                 matched = route.regex.match(path)
                 if matched and scope["method"] in route.methods:
                     scope["app"] = self.api
+                    scope["nanobrain"] = self.api.state.nanobrain
                     scope["route"] = route
                     scope["path_params"] = matched.groupdict()
                     response = await route.endpoint(Request(scope, receive))

@@ -31,5 +31,5 @@ class AppState:
 
 
 def app_state(connection: HTTPConnection) -> AppState:
-    state: AppState = connection.app.state.nanobrain
-    return state
+    state: AppState | None = connection.scope.get("nanobrain")  # set by the lean dispatcher
+    return state if state is not None else connection.app.state.nanobrain

@@ -50,6 +50,11 @@ class Executor(ABC):
     @abstractmethod
     async def submit(self, job: Job) -> None: ...
 
+    async def run_here(self, job: Job) -> bool:
+        """Run the job to its end in the calling task if this executor can do so right now;
+        False when it cannot (then `submit` it)."""
+        return False
+
     @abstractmethod
     async def cancel(self, execution_id: str) -> bool:
         """Interrupt a queued or running execution; False if this executor does not hold it."""

@@ -33,6 +33,25 @@ class LocalExecutor(Executor):
         task = asyncio.create_task(self._run(job), name=f"execution-{job.execution_id}")
         self._tasks[job.execution_id] = task
 
+    async def run_here(self, job: Job) -> bool:
+        """Run in the calling task when a slot is free now (the caller waits for the outcome
+        anyway: this saves a task and two hand-overs); False leaves it to `submit`."""
+        if self._runner is None or self._closing or self._slots.locked():
+            return False
+        task = asyncio.current_task()
+        assert task is not None
+        self._jobs[job.execution_id] = job
+        self._tasks[job.execution_id] = task
+        try:
+            async with self._slots:
+                await self._runner.run(job)
+        finally:
+            self._tasks.pop(job.execution_id, None)
+            self._jobs.pop(job.execution_id, None)
+            while task.cancelling():  # a cancel meant for the execution, not for the caller
+                task.uncancel()
+        return True
+
     async def _run(self, job: Job) -> None:
         assert self._runner is not None
         started = False

@@ -85,7 +85,7 @@ async def execute_tool(
         raise InvalidInput(
             "the request does not match ToolExecuteRequest", validation_errors(exc, ("body",))
         ) from exc
-    record = await state.executions.submit(spec, body.arguments, user, durable=False)
+    record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
     record = await state.executions.wait(
         record, spec.timeout or state.settings.runtime.default_timeout_seconds
     )

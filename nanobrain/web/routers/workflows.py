@@ -99,6 +99,7 @@ async def execute(request: Request, user: User) -> Response:
         request_id=request.scope.get("state", {}).get("request_id"),
         routed_from=body.query if routed else None,
         durable=not body.wait,
+        run_here=body.wait,
     )
     routed_to = runnable.name if routed else None
     if body.wait:
