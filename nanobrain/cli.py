@@ -1,4 +1,4 @@
-"""The `nanobrain` command: serve, run, workflows, db."""
+"""The `nanobrain` command: serve, worker, run, workflows, db."""
 
 from __future__ import annotations
 
@@ -172,6 +172,49 @@ def app_from_environment() -> Any:
     return create_app(settings, discover(targets or settings.workflows or DEFAULT_TARGETS))
 
 
+@app.command()
+def worker(
+    targets: TargetsArgument = None,
+    name: Annotated[
+        str | None, typer.Option(help="Unique worker name (default: host-pid-random).")
+    ] = None,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Run executions for the API replicas (distributed mode: needs redis_url and database_url).
+
+    Load the same targets as `serve`. SIGTERM or Ctrl-C stops taking jobs, lets running ones
+    finish for `runtime.shutdown_grace_seconds`, then interrupts the rest."""
+    import signal
+
+    import uvloop
+
+    from nanobrain.runtime.worker import Worker
+
+    settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
+    if settings.redis_url is None:
+        raise _fail("a worker takes jobs from Redis: set redis_url (or NANOBRAIN_REDIS_URL)")
+    registry = _registry(targets, settings)
+    _configure_logging(settings)
+    logging.getLogger("taskiq").setLevel(logging.WARNING)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    process = Worker(settings, registry, name)
+    console.print(
+        f"[bold]NanoBrain worker[/] {process.name}: {len(registry.workflows)} workflows, "
+        f"{len(registry.tools)} tools (profile {settings.profile})"
+    )
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await process.run(stop)
+
+    uvloop.run(work())
+
+
 @app.command("workflows")
 def list_workflows(targets: TargetsArgument = None, config: ConfigOption = None) -> None:
     """List what the targets register."""
@@ -275,6 +318,8 @@ async def _run_once(
         return final.status.value
     finally:
         await state.executions.stop()
+        if state.redis is not None:
+            await state.redis.aclose()
         await state.engine.dispose()
 
 

@@ -148,6 +148,17 @@ class RuntimeConfig(_Model):
     max_retained_streams: int = Field(default=10_000, ge=1)
     shutdown_grace_seconds: float = Field(default=5, ge=0)
     write_behind_seconds: float = Field(default=0.05, ge=0, le=10)
+    # Distributed mode (`redis_url` set): how workers prove they are alive, and what happens to
+    # the executions of one that stops doing so.
+    heartbeat_seconds: float = Field(default=2, gt=0)
+    worker_timeout_seconds: float = Field(default=10, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _timeout_spans_heartbeats(self) -> RuntimeConfig:
+        if self.worker_timeout_seconds <= self.heartbeat_seconds:
+            raise ValueError("worker_timeout_seconds must be longer than heartbeat_seconds")
+        return self
 
 
 _URL_FIELDS = ("database_url", "redis_url")
@@ -165,7 +176,9 @@ class Settings(BaseSettings):
     profile: str
     data_dir: Path = Field(default=Path(".nanobrain"), validate_default=True)
     database_url: str | None = None  # None: SQLite file inside data_dir
-    redis_url: str | None = None
+    redis_url: str | None = None  # set: distributed mode (Redis event streams, taskiq workers)
+    redis_prefix: str = Field(default="nanobrain", pattern=r"^[A-Za-z0-9_.:-]+$")
+    file_store: Path | None = None  # None: <data_dir>/files; replicas share one directory
     workflows: list[str] = []  # discovery targets (modules, files)
     web_interface: WebInterfaceConfig
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
@@ -193,8 +206,18 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'nanobrain.db').as_posix()}"
 
     @property
+    def distributed(self) -> bool:
+        """Executions run on `nanobrain worker` processes, events go through Redis."""
+        return self.redis_url is not None
+
+    @property
     def files_dir(self) -> Path:
-        return self.data_dir / "files"
+        return (self.file_store or self.data_dir / "files").expanduser().resolve()
+
+    @property
+    def rate_limit_storage_uri(self) -> str:
+        """A `limits` storage URI: shared on Redis when configured, else this process's memory."""
+        return self.redis_url or "memory://"
 
     def redacted(self) -> dict[str, Any]:
         """The effective config as a JSON-able dict, with secrets and URL passwords masked."""

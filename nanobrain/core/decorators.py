@@ -40,13 +40,16 @@ def workflow(
     timeout: float | None = None,
     roles: Iterable[str] | None = None,
     retry_safe: bool = False,
+    cache: bool | float = False,
 ) -> Callable[[F], F]: ...
 def workflow(fn: Any = None, **options: Any) -> Any:
     """Register an async function `(ctx: Context, **typed_inputs) -> Output` as a workflow.
 
     The mode is `stream` for async generators and `sync` otherwise, unless `mode` says `job`
     (long-running: clients submit and poll or subscribe) or `chat` (takes `message: str`).
-    `roles` narrows who may see and run it; `retry_safe` allows redelivery after a worker dies.
+    `roles` narrows who may see and run it; `retry_safe` allows redelivery after a worker dies;
+    `cache` (True, or seconds) reuses the output of an earlier run with the same input and user
+    while `cache_config.enabled`.
     """
     return _decorate("workflow", fn, options)
 

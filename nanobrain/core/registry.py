@@ -26,7 +26,7 @@ from nanobrain.core.spec import Runnable, build_runnable
 ENTRY_POINT_GROUP = "nanobrain.workflows"
 _SPEC_OPTIONS = (
     "name", "title", "description", "tags", "version", "examples", "mode", "timeout", "roles",
-    "retry_safe",
+    "retry_safe", "cache",
 )  # fmt: skip
 _YAML_SECTIONS = {"imports", "workflows", "tools", "agents"}
 

@@ -45,6 +45,7 @@ class Runnable:
     timeout: float | None = None
     roles: tuple[str, ...] | None = None
     retry_safe: bool = False
+    cache: bool | float = False
     concatenates_text: bool = False
     mode: Mode = "sync"
     input_schema: dict[str, Any] = field(default_factory=dict)
@@ -110,6 +111,7 @@ def build_runnable(
     timeout: float | None = None,
     roles: typing.Iterable[str] | None = None,
     retry_safe: bool = False,
+    cache: bool | float = False,
 ) -> Runnable:
     """Validate `fn`'s signature and derive its schemas; raise RegistrationError if unsupported."""
     where = f"{kind} {getattr(fn, '__qualname__', fn)!r}"
@@ -128,6 +130,12 @@ def build_runnable(
         )
     if timeout is not None and timeout <= 0:
         raise RegistrationError(f"{where}: timeout must be positive, got {timeout}")
+    if (
+        cache is not True
+        and cache is not False
+        and not (isinstance(cache, int | float) and cache > 0)
+    ):
+        raise RegistrationError(f"{where}: cache must be True, False or seconds > 0, not {cache!r}")
 
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -213,6 +221,7 @@ def build_runnable(
         timeout=timeout,
         roles=tuple(roles) if roles is not None else None,
         retry_safe=retry_safe,
+        cache=cache,
         concatenates_text=concatenates_text,
         mode=resolved_mode,  # type: ignore[arg-type]
         input_schema=input_schema,

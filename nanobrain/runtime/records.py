@@ -5,6 +5,10 @@ flusher upserts everything dirty in one transaction (group commit), at most
 `write_behind_seconds` after the change. A caller that needs durability
 (`flush()`) awaits the commit that includes its record, sharing it with every
 other request that arrived meanwhile.
+
+`shared=True` (distributed mode): other processes run and change the records, so only the records
+this process runs are kept in memory (with final ones, which never change), a worker takes an
+execution by compare-and-set on the database row, and outcomes are committed the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import contextlib
 import logging
 from collections import OrderedDict
 
-from nanobrain.store.executions import ExecutionRecord, ExecutionRepository
+from nanobrain.store.executions import ExecutionRecord, ExecutionRepository, ExecutionStatus
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +30,10 @@ class ExecutionRecords:
         *,
         cache_size: int = 10_000,
         write_behind_seconds: float = 0.05,
+        shared: bool = False,
     ):
         self.repository = repository
+        self.shared = shared
         self._delay = write_behind_seconds
         self._cache_size = cache_size
         self._live: dict[str, ExecutionRecord] = {}  # not final yet: always in memory
@@ -55,21 +61,54 @@ class ExecutionRecords:
 
     def add(self, record: ExecutionRecord) -> None:
         """Track a new record; it is written with the next batch (`flush()` to wait for it)."""
-        self._live[record.id] = record
+        if not self.shared:  # shared: the worker that runs it holds the live copy
+            self._live[record.id] = record
         self.touch(record)
+
+    async def claim(self, execution_id: str) -> ExecutionRecord | None:
+        """Move a queued execution to `running` for this process; None if it is not queued any
+        more (cancelled before it started, or taken by another worker)."""
+        if not self.shared:
+            record = await self.get(execution_id)
+            if record is None or record.status is not ExecutionStatus.QUEUED:
+                return None
+            record.transition(ExecutionStatus.RUNNING)
+            return record
+        record = await self.repository.get(execution_id)
+        if record is None or record.status is not ExecutionStatus.QUEUED:
+            return None
+        attempts = record.attempts
+        record.transition(ExecutionStatus.RUNNING)
+        if not await self.repository.compare_and_set(record, ExecutionStatus.QUEUED, attempts):
+            return None
+        self._live[record.id] = record
+        return record
+
+    async def commit(self, record: ExecutionRecord, status: ExecutionStatus, attempts: int) -> bool:
+        """Shared mode: write `record` now if its row is still in `status` at `attempts`; False
+        (and the copy is dropped) if another process changed the execution first."""
+        self._dirty.pop(record.id, None)
+        written = await self.repository.compare_and_set(record, status, attempts)
+        if not written:
+            self._live.pop(record.id, None)
+        elif record.status.final:
+            self._settled(record)
+        return written
 
     def touch(self, record: ExecutionRecord) -> None:
         """Mark a record changed; moves final records from the live set to the recent cache."""
         self._dirty[record.id] = record
         if record.status.final and record.id in self._live:
-            del self._live[record.id]
-            self._recent[record.id] = record
-            if len(self._recent) > self._cache_size:
-                self._recent.popitem(last=False)
-            final = self._finals.pop(record.id, None)
-            if final is not None and not final.done():
-                final.set_result(None)
+            self._settled(record)
         self._wakeup.set()
+
+    def _settled(self, record: ExecutionRecord) -> None:
+        """A record reached its final state: from the live set to the recent cache."""
+        self._live.pop(record.id, None)
+        self._remember(record)
+        final = self._finals.pop(record.id, None)
+        if final is not None and not final.done():
+            final.set_result(None)
 
     def finished(self, record: ExecutionRecord) -> asyncio.Future[None]:
         """Resolves when this process sees the record reach a final state."""
@@ -89,7 +128,15 @@ class ExecutionRecords:
         record = self.cached(execution_id)
         if record is not None:
             return record
-        return await self.repository.get(execution_id)
+        record = await self.repository.get(execution_id)
+        if record is not None and self.shared and record.status.final:
+            self._remember(record)  # final records never change: safe to keep
+        return record
+
+    def _remember(self, record: ExecutionRecord) -> None:
+        self._recent[record.id] = record
+        if len(self._recent) > self._cache_size:
+            self._recent.popitem(last=False)
 
     async def flush(self) -> None:
         """Return once everything dirty now is committed."""
@@ -111,7 +158,9 @@ class ExecutionRecords:
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         if batch:
-            await self.repository.upsert_many([record.to_row() for record in batch])
+            await self.repository.upsert_many(
+                [record.to_row() for record in batch], fenced=self.shared
+            )
 
     async def _flush_forever(self) -> None:
         while not self._closed:

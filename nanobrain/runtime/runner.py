@@ -18,6 +18,7 @@ from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
+from nanobrain.runtime.cache import ResultCache, result_key
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.executors.base import SHUTDOWN, Job
@@ -55,36 +56,70 @@ class Publisher:
         record.last_seq = event.seq
 
     def status(self, record: ExecutionRecord) -> None:
-        data: dict[str, Any] = {"status": record.status.value}
-        if record.error is not None:
-            data["error"] = record.error
-        self.publish(record, "status", data, final=record.status.final)
+        self.publish(record, "status", _status_data(record), final=record.status.final)
         self.records.touch(record)
 
-    def finish(
+    async def finish(
         self,
         record: ExecutionRecord,
         status: ExecutionStatus,
         *,
         output: Any = None,
         error: dict[str, Any] | None = None,
-    ) -> None:
-        """Record the outcome, then publish it: `result` or `error`, then the final `status`."""
+    ) -> bool:
+        """Record the outcome, then publish it: `result` or `error`, then the final `status`.
+        False if the execution had already ended, here or (distributed) in another process."""
         if record.status.final:
-            return
+            return False
+        observed, attempts = record.status, record.attempts
         record.transition(status)
+        closing: list[tuple[str, Any]] = []
         if status is ExecutionStatus.SUCCEEDED:
             record.output = output
             record.progress_fraction = 1.0
-            self.publish(record, "result", {"output": output, "artifacts": record.artifacts})
+            closing.append(("result", {"output": output, "artifacts": record.artifacts}))
         elif error is not None:
             record.error = error
-            self.publish(record, "error", error)
-        self.status(record)
+            closing.append(("error", error))
+        if self.records.shared:
+            # A cancellation arriving meanwhile must not leave the outcome half recorded.
+            finished = asyncio.ensure_future(self._settle(record, observed, attempts, closing))
+            try:
+                if not await asyncio.shield(finished):
+                    return False
+            except asyncio.CancelledError:
+                await finished
+                raise
+        else:
+            self._announce(record, closing)
+            self.records.touch(record)
         counter, durations = self._metrics(record.workflow, status.value)
         counter.inc()
         if record.started_at is not None and record.finished_at is not None:
             durations.observe((record.finished_at - record.started_at).total_seconds())
+        return True
+
+    async def _settle(
+        self,
+        record: ExecutionRecord,
+        observed: ExecutionStatus,
+        attempts: int,
+        closing: list[tuple[str, Any]],
+    ) -> bool:
+        """Distributed: other processes act on the final event (a waiter reads the record then),
+        so the outcome is committed first, numbered with the seq its final event will have, and
+        the events are stored before the job is acknowledged."""
+        record.last_seq = await self.bus.last_seq(record.id) + len(closing) + 1
+        if not await self.records.commit(record, observed, attempts):
+            return False
+        self._announce(record, closing)
+        await self.bus.flush()
+        return True
+
+    def _announce(self, record: ExecutionRecord, closing: list[tuple[str, Any]]) -> None:
+        for event_type, data in closing:
+            self.publish(record, event_type, data)
+        self.publish(record, "status", _status_data(record), final=True)
 
     def _metrics(self, workflow: str, status: str) -> tuple[Any, Any]:
         key = (workflow, status)
@@ -93,6 +128,13 @@ class Publisher:
             children = (EXECUTIONS.labels(workflow, status), EXECUTION_SECONDS.labels(workflow))
             self._children[key] = children
         return children
+
+
+def _status_data(record: ExecutionRecord) -> dict[str, Any]:
+    data: dict[str, Any] = {"status": record.status.value}
+    if record.error is not None:
+        data["error"] = record.error
+    return data
 
 
 class _Sink:
@@ -133,33 +175,70 @@ class ExecutionRunner:
         files: FileService,
         *,
         default_timeout: float,
+        cache: ResultCache | None = None,
     ):
         self.registry = registry
         self.records = records
         self.publisher = publisher
         self.files = files
         self.default_timeout = default_timeout
+        self.cache = cache
 
     async def abandon(self, job: Job, reason: str) -> None:
         record = await self.records.get(job.execution_id)
         if record is None or record.status.final:
             return
         if reason == SHUTDOWN:
-            self.publisher.finish(
+            await self.publisher.finish(
                 record,
                 ExecutionStatus.FAILED,
                 error={"type": "interrupted", "message": INTERRUPTED},
             )
         else:
-            self.publisher.finish(record, ExecutionStatus.CANCELLED)
+            await self.publisher.finish(record, ExecutionStatus.CANCELLED)
+
+    async def recover(self, job: Job, reason: str, *, max_attempts: int, cancelled: bool) -> bool:
+        """Settle an execution whose worker died: cancelled if that was asked for, run again if
+        its workflow is retry-safe and has attempts left (True: deliver the job again), else
+        `failed` with the reason."""
+        record = await self.records.get(job.execution_id)
+        if record is None or record.status.final:
+            return False
+        if cancelled:
+            await self.publisher.finish(record, ExecutionStatus.CANCELLED)
+            return False
+        if record.status is ExecutionStatus.QUEUED:
+            return True  # it never started: deliver it again
+        runnable = lookup(self.registry, job.kind, job.name)
+        if runnable is not None and runnable.retry_safe and record.attempts < max_attempts:
+            attempts = record.attempts
+            record.requeue()
+            if not await self.records.commit(record, ExecutionStatus.RUNNING, attempts):
+                return False
+            self.publisher.publish(
+                record,
+                "status",
+                {"status": "queued", "redelivery": {"attempt": attempts + 1, "reason": reason}},
+            )
+            await self.publisher.bus.flush()  # before the next worker's events
+            return True
+        if runnable is not None and runnable.retry_safe:
+            message = f"{reason}; it was not run again: all {max_attempts} attempts are used"
+        else:
+            message = f"{reason}; it was not run again: {job.name} is not marked retry_safe"
+        await self.publisher.finish(
+            record, ExecutionStatus.FAILED, error={"type": "worker_lost", "message": message}
+        )
+        return False
 
     async def run(self, job: Job) -> None:
-        record = await self.records.get(job.execution_id)
-        if record is None or record.status is not ExecutionStatus.QUEUED:
-            return  # cancelled before it started, or already handled by another worker
+        record = await self.records.claim(job.execution_id)
+        if record is None:
+            return  # cancelled before it started, or already taken by another worker
+        self.publisher.status(record)
         runnable = lookup(self.registry, job.kind, job.name)
         if runnable is None:
-            self.publisher.finish(
+            await self.publisher.finish(
                 record,
                 ExecutionStatus.FAILED,
                 error={
@@ -168,8 +247,6 @@ class ExecutionRunner:
                 },
             )
             return
-        record.transition(ExecutionStatus.RUNNING)
-        self.publisher.status(record)
         files = ExecutionFiles(self.files, job.user, record.id)
         context = Context(
             execution_id=record.id,
@@ -181,7 +258,8 @@ class ExecutionRunner:
         )
         timeout = runnable.timeout or self.default_timeout
         try:
-            arguments = await self._arguments(runnable, job, context)
+            model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)
+            arguments = await self._arguments(runnable, model, job, context)
             deadline = asyncio.timeout(timeout)
             try:
                 async with deadline:
@@ -194,29 +272,36 @@ class ExecutionRunner:
         except asyncio.CancelledError:
             context.mark_cancelled()
             if job.cancel_reason == SHUTDOWN:
-                self.publisher.finish(
+                await self.publisher.finish(
                     record,
                     ExecutionStatus.FAILED,
                     error={"type": "interrupted", "message": INTERRUPTED},
                 )
             else:
-                self.publisher.finish(record, ExecutionStatus.CANCELLED)
+                await self.publisher.finish(record, ExecutionStatus.CANCELLED)
             return
         except _TimedOut:
             message = f"timed out after {timeout:g} s"
-            self.publisher.finish(
+            await self.publisher.finish(
                 record, ExecutionStatus.FAILED, error={"type": "timeout", "message": message}
             )
             return
         except Exception as exc:
-            self.publisher.finish(record, ExecutionStatus.FAILED, error=_describe(exc, runnable))
+            await self.publisher.finish(
+                record, ExecutionStatus.FAILED, error=_describe(exc, runnable)
+            )
             return
         finally:
             record.artifacts = files.saved
-        self.publisher.finish(record, ExecutionStatus.SUCCEEDED, output=output)
+        if await self.publisher.finish(record, ExecutionStatus.SUCCEEDED, output=output) and (
+            self.cache is not None and runnable.cache and not files.saved
+        ):
+            key = result_key(runnable, job.user.id, model)
+            await self.cache.set(key, output, self.cache.ttl(runnable))
 
-    async def _arguments(self, runnable: Runnable, job: Job, context: Context) -> dict[str, Any]:
-        model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)
+    async def _arguments(
+        self, runnable: Runnable, model: BaseModel, job: Job, context: Context
+    ) -> dict[str, Any]:
         arguments = {name: getattr(model, name) for name in type(model).model_fields}
         for name in runnable.file_fields:
             arguments[name] = await _resolve_files(arguments[name], self.files, job)

@@ -16,6 +16,7 @@ from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.core.user import User
+from nanobrain.runtime.cache import ResultCache, result_key
 from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
 from nanobrain.runtime.events.base import Event, EventBus
 from nanobrain.runtime.executors.base import Executor, Job
@@ -35,6 +36,7 @@ class ExecutionService:
         files: FileService,
         *,
         default_timeout: float,
+        cache: ResultCache | None = None,
     ):
         self.registry = registry
         self.records = records
@@ -42,14 +44,20 @@ class ExecutionService:
         self.executor = executor
         self.files = files
         self.default_timeout = default_timeout
+        self.cache = cache
         self.publisher = Publisher(bus, records)
         self.runner = ExecutionRunner(
-            registry, records, self.publisher, files, default_timeout=default_timeout
+            registry, records, self.publisher, files, default_timeout=default_timeout, cache=cache
         )
 
     async def start(self) -> int:
-        """Start the pieces; return how many executions a dead process left unfinished."""
-        interrupted = await self.records.repository.fail_unfinished(INTERRUPTED)
+        """Start the pieces; return how many executions a dead process left unfinished.
+
+        Only an executor that runs executions in this process owns the unfinished ones; with
+        workers elsewhere, their heartbeats tell which executions lost their worker."""
+        interrupted = 0
+        if self.executor.in_process:
+            interrupted = await self.records.repository.fail_unfinished(INTERRUPTED)
         await self.bus.start()
         await self.records.start()
         await self.executor.start(self.runner)
@@ -108,6 +116,9 @@ class ExecutionService:
                 validation_errors(exc, ("input",)),
             ) from exc
         await self._check_files(runnable, validated, user)
+        cached: tuple[bool, Any] = (False, None)
+        if self.cache is not None and runnable.cache:
+            cached = await self.cache.get(result_key(runnable, user.id, validated))
         record = ExecutionRecord(
             id=new_id(),
             workflow=runnable.name,
@@ -120,8 +131,15 @@ class ExecutionService:
         )
         self.records.add(record)
         self.publisher.status(record)
-        if durable:
+        if cached[0]:
+            self._reuse(record, cached[1])
+        if not self.executor.in_process:
+            # Another process may take the job at once: it must find the record and the events.
+            await asyncio.gather(self.records.flush(), self.bus.flush())
+        elif durable:
             await self.records.flush()
+        if cached[0]:
+            return record
         job = Job(
             execution_id=record.id,
             kind=runnable.kind,
@@ -134,6 +152,18 @@ class ExecutionService:
         if not (run_here and await self.executor.run_here(job)):
             await self.executor.submit(job)
         return record
+
+    def _reuse(self, record: ExecutionRecord, output: Any) -> None:
+        """Finish a new execution with a cached output: the same record and events as a run."""
+        record.transition(ExecutionStatus.RUNNING)
+        self.publisher.status(record)
+        record.transition(ExecutionStatus.SUCCEEDED)
+        record.output = output
+        record.progress_fraction = 1.0
+        self.publisher.publish(
+            record, "result", {"output": output, "artifacts": [], "cached": True}
+        )
+        self.publisher.status(record)
 
     async def _check_files(self, runnable: Runnable, validated: Any, user: User) -> None:
         errors = []
@@ -178,15 +208,22 @@ class ExecutionService:
             raise Conflict(
                 f"execution already {record.status.value}", execution_status=record.status.value
             )
+        if record.status is ExecutionStatus.QUEUED and not self.executor.in_process:
+            # No worker has it yet: end it here, unless one takes it meanwhile.
+            if await self.publisher.finish(record, ExecutionStatus.CANCELLED):
+                return record
+            record = await self.records.get(record.id) or record
+            if record.status.final:
+                return record
         if not await self.executor.cancel(record.id):
-            # Not held by this executor (gone with a dead process): end it here.
-            self.publisher.finish(record, ExecutionStatus.CANCELLED)
+            # Not held by any executor (gone with a dead process): end it here.
+            await self.publisher.finish(record, ExecutionStatus.CANCELLED)
         return record
 
     async def events(self, record: ExecutionRecord, after: int) -> AsyncIterator[Event]:
         """The execution's events after `after`; for one the bus no longer holds (expired, or from
         before a restart) the outcome is rebuilt from the durable record."""
-        if self.bus.known(record.id):
+        if not record.status.final or await self.bus.known(record.id):
             async for event in self.bus.subscribe(record.id, after):
                 yield event
             return

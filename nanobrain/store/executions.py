@@ -92,6 +92,13 @@ class ExecutionRecord:
         elif status.final:
             self.finished_at = utcnow()
 
+    def requeue(self) -> None:
+        """Back to `queued` after its worker died, to run again (retry-safe workflows only)."""
+        if self.status is not ExecutionStatus.RUNNING:
+            raise InvalidTransition(f"execution {self.id}: only a running one can be requeued")
+        self.status = ExecutionStatus.QUEUED
+        self.started_at = None
+
     def to_row(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _COLUMNS}
 
@@ -127,7 +134,10 @@ class ExecutionRepository:
         dialect = engine.dialect.name
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
 
-    async def upsert_many(self, rows: list[dict[str, Any]]) -> None:
+    async def upsert_many(self, rows: list[dict[str, Any]], *, fenced: bool = False) -> None:
+        """Insert or update rows. `fenced`: update only rows still `running` in the same attempt,
+        so a worker that lost an execution (presumed dead, then redelivered or failed elsewhere)
+        cannot overwrite what happened since."""
         if not rows:
             return
         table = cast(Table, ExecutionRow.__table__)
@@ -135,9 +145,37 @@ class ExecutionRepository:
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.id],
             set_={name: statement.excluded[name] for name in _COLUMNS if name != "id"},
+            where=(
+                and_(
+                    table.c.status == ExecutionStatus.RUNNING.value,
+                    table.c.attempts == statement.excluded.attempts,
+                )
+                if fenced
+                else None
+            ),
         )
         async with self._engine.begin() as connection:
             await connection.execute(statement, rows)
+
+    async def compare_and_set(
+        self, record: ExecutionRecord, status: ExecutionStatus, attempts: int
+    ) -> bool:
+        """Write `record` if its row is still in `status` at `attempts`; False if another process
+        changed it first. The one arbiter between replicas, workers and the reaper."""
+        values = record.to_row()
+        del values["id"]
+        statement = (
+            update(ExecutionRow)
+            .where(
+                ExecutionRow.id == record.id,
+                ExecutionRow.status == status.value,
+                ExecutionRow.attempts == attempts,
+            )
+            .values(**values)
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+        return bool(result.rowcount)
 
     async def get(self, execution_id: str) -> ExecutionRecord | None:
         async with self._engine.connect() as connection:

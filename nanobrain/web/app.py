@@ -15,15 +15,8 @@ from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.routing.analyzer import LexicalAnalyzer
-from nanobrain.runtime.events.memory import MemoryEventBus
-from nanobrain.runtime.executors.local import LocalExecutor
-from nanobrain.runtime.files import FileService
-from nanobrain.runtime.records import ExecutionRecords
-from nanobrain.runtime.service import ExecutionService
-from nanobrain.store.blobs import LocalBlobStore
-from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import ExecutionRepository
-from nanobrain.store.files import FileRepository
+from nanobrain.runtime.build import build_runtime
+from nanobrain.store.database import upgrade
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher
 from nanobrain.web.middleware import (
@@ -40,36 +33,15 @@ ROUTERS = [module.router for module in (workflows, executions, files, catalog, a
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
-    engine = create_engine(settings.resolved_database_url)
-    file_service = FileService(
-        FileRepository(engine),
-        LocalBlobStore(settings.files_dir),
-        max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
-        allowed_types=settings.web_interface.limits.allowed_upload_types,
-    )
-    runtime = settings.runtime
-    bus = MemoryEventBus(
-        max_events_per_stream=runtime.max_events_per_stream,
-        retention_seconds=runtime.event_retention_seconds,
-        max_streams=runtime.max_retained_streams,
-    )
-    service = ExecutionService(
-        registry,
-        ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=runtime.write_behind_seconds
-        ),
-        bus,
-        LocalExecutor(runtime.max_concurrency, runtime.shutdown_grace_seconds),
-        file_service,
-        default_timeout=runtime.default_timeout_seconds,
-    )
+    runtime = build_runtime(settings, registry)
     return AppState(
         settings=settings,
         registry=registry,
-        engine=engine,
-        executions=service,
-        files=file_service,
+        engine=runtime.engine,
+        executions=runtime.executions,
+        files=runtime.files,
         analyzer=LexicalAnalyzer(),
+        redis=runtime.redis,
     )
 
 
@@ -102,6 +74,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         finally:
             state.ready = False
             await state.executions.stop()
+            if state.redis is not None:
+                await state.redis.aclose()
             await state.engine.dispose()
 
     api = FastAPI(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.config import Settings
@@ -25,6 +26,7 @@ class AppState:
     executions: ExecutionService
     files: FileService
     analyzer: RequestAnalyzer
+    redis: Redis | None = None  # distributed mode
     ready: bool = False
     interrupted_at_start: int = 0
     extras: dict[str, object] = field(default_factory=dict)

@@ -65,8 +65,16 @@ class EventBus(ABC):
         """Events of `stream` with seq > `after`, live, ending after the final event."""
 
     @abstractmethod
-    def known(self, stream: str) -> bool:
+    async def known(self, stream: str) -> bool:
         """Whether the bus still holds this stream (it may have expired or predate a restart)."""
+
+    @abstractmethod
+    async def last_seq(self, stream: str) -> int:
+        """The seq of the stream's last event (0 if none), counting everything published by any
+        process; publishing here continues after it."""
+
+    async def flush(self) -> None:  # noqa: B027 - a bus that stores synchronously has nothing to do
+        """Return once every event published so far by this process is stored."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         pass

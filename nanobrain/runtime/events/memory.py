@@ -53,8 +53,12 @@ class MemoryEventBus(EventBus):
         self._retention = retention_seconds
         self._max_streams = max_streams
 
-    def known(self, stream: str) -> bool:
+    async def known(self, stream: str) -> bool:
         return stream in self._streams
+
+    async def last_seq(self, stream: str) -> int:
+        state = self._streams.get(stream)
+        return state.next_seq - 1 if state is not None else 0
 
     def publish(
         self,

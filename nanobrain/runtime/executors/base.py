@@ -35,6 +35,9 @@ class Runner(Protocol):
     async def abandon(self, job: Job, reason: str) -> None:
         """Finalize a job that was cancelled before it started."""
 
+    async def recover(self, job: Job, reason: str, *, max_attempts: int, cancelled: bool) -> bool:
+        """Settle a job whose worker died (`reason` says how); True to deliver it again."""
+
 
 class Executor(ABC):
     in_process: bool = False
@@ -63,3 +66,7 @@ class Executor(ABC):
     @abstractmethod
     def active(self) -> int:
         """Executions queued or running here."""
+
+    async def check(self) -> dict[str, Any]:
+        """The executor's part of `GET /health`: `status` is `ok` or `down`."""
+        return {"status": "ok", "active": self.active}

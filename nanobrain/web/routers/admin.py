@@ -32,7 +32,20 @@ async def _checks(state: AppState) -> dict[str, Any]:
         }
     except Exception as exc:
         checks["database"] = {"status": "down", "error": type(exc).__name__}
-    checks["executor"] = {"status": "ok", "active": state.executions.executor.active}
+    if state.redis is not None:
+        started = time.perf_counter()
+        try:
+            await state.redis.ping()
+            checks["redis"] = {
+                "status": "ok",
+                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        except Exception as exc:
+            checks["redis"] = {"status": "down", "error": type(exc).__name__}
+    try:
+        checks["executor"] = await state.executions.executor.check()
+    except Exception as exc:
+        checks["executor"] = {"status": "down", "error": type(exc).__name__}
     return checks
 
 

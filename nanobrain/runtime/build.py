@@ -1,0 +1,96 @@
+"""Builds the runtime the configuration asks for: embedded (SQLite or any database, in-process
+executor and event bus) or distributed (`redis_url` set: Redis event streams, taskiq workers,
+records shared through the database). Everything above `ExecutionService` is the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nanobrain.config import Settings
+from nanobrain.core.registry import Registry
+from nanobrain.runtime.cache import ResultCache, build_cache
+from nanobrain.runtime.events.base import EventBus
+from nanobrain.runtime.events.memory import MemoryEventBus
+from nanobrain.runtime.events.redis import RedisEventBus
+from nanobrain.runtime.executors.base import Executor
+from nanobrain.runtime.executors.distributed import Cancellations, DistributedExecutor, JobQueue
+from nanobrain.runtime.executors.local import LocalExecutor
+from nanobrain.runtime.files import FileService
+from nanobrain.runtime.heartbeats import Heartbeats
+from nanobrain.runtime.records import ExecutionRecords
+from nanobrain.runtime.service import ExecutionService
+from nanobrain.store.blobs import LocalBlobStore
+from nanobrain.store.database import create_engine
+from nanobrain.store.executions import ExecutionRepository
+from nanobrain.store.files import FileRepository
+
+
+@dataclass
+class Runtime:
+    engine: AsyncEngine
+    files: FileService
+    executions: ExecutionService
+    redis: Redis | None = None
+
+    async def close(self) -> None:
+        await self.executions.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings, registry: Registry, *, worker: str | None = None) -> Runtime:
+    """`worker`: the name under which a `nanobrain worker` process takes jobs."""
+    engine = create_engine(settings.resolved_database_url)
+    files = FileService(
+        FileRepository(engine),
+        LocalBlobStore(settings.files_dir),
+        max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
+        allowed_types=settings.web_interface.limits.allowed_upload_types,
+    )
+    config = settings.runtime
+    redis: Redis | None = None
+    bus: EventBus
+    executor: Executor
+    if settings.redis_url is None:
+        bus = MemoryEventBus(
+            max_events_per_stream=config.max_events_per_stream,
+            retention_seconds=config.event_retention_seconds,
+            max_streams=config.max_retained_streams,
+        )
+        executor = LocalExecutor(config.max_concurrency, config.shutdown_grace_seconds)
+    else:
+        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        prefix = settings.redis_prefix
+        bus = RedisEventBus(
+            redis,
+            prefix,
+            max_events_per_stream=config.max_events_per_stream,
+            retention_seconds=config.event_retention_seconds,
+        )
+        executor = DistributedExecutor(
+            JobQueue(settings.redis_url, redis, prefix, consumer=worker),
+            Cancellations(redis, prefix),
+            Heartbeats(redis, prefix, config.worker_timeout_seconds),
+            sweep_seconds=config.heartbeat_seconds,
+            max_attempts=config.max_attempts,
+        )
+    cache: ResultCache | None = build_cache(settings, redis)
+    records = ExecutionRecords(
+        ExecutionRepository(engine),
+        write_behind_seconds=config.write_behind_seconds,
+        shared=redis is not None,
+    )
+    service = ExecutionService(
+        registry,
+        records,
+        bus,
+        executor,
+        files,
+        default_timeout=config.default_timeout_seconds,
+        cache=cache,
+    )
+    return Runtime(engine=engine, files=files, executions=service, redis=redis)

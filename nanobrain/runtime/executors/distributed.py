@@ -1,0 +1,261 @@
+"""Executions on `nanobrain worker` processes, through taskiq's Redis stream broker.
+
+The API side pushes jobs onto one Redis stream read by a consumer group of workers; a worker
+acknowledges a job only after the execution ended (at-least-once). Whichever process gets a job,
+the database row decides who runs it (`ExecutionRecords.claim` is a compare-and-set), so a job
+delivered twice runs once.
+
+Workers beat into `Heartbeats`. The jobs a silent worker held are still pending on its name in the
+consumer group: every process sweeps them (`DistributedExecutor.recover`), lets the runner settle
+each execution (redelivered if its workflow is retry-safe, else `failed` with the reason) and
+pushes again the ones to redeliver. Cancellation is a Redis pub/sub message that reaches the worker
+running the execution, plus a marker for a worker that died before hearing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from taskiq.kicker import AsyncKicker
+from taskiq_redis import RedisStreamBroker
+
+from nanobrain.core.user import User
+from nanobrain.runtime.executors.base import Executor, Job, Runner
+from nanobrain.runtime.heartbeats import Heartbeats
+
+log = logging.getLogger(__name__)
+TASK_NAME = "nanobrain.execute"
+NEVER_MS = 10 * 365 * 24 * 3600 * 1000  # the broker must never reclaim jobs on its own
+CANCEL_MARKER_SECONDS = 24 * 3600
+
+# Drop the acknowledged head of the job stream: everything older than the oldest job still pending
+# (delivered, not yet acknowledged) or, with none pending, than the last one delivered.
+_TRIM = """
+local oldest = nil
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1])
+if pending[1] > 0 then
+  oldest = pending[2]
+else
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    for i = 1, #group, 2 do
+      if group[i] == 'name' and group[i + 1] == ARGV[1] then
+        for j = 1, #group, 2 do
+          if group[j] == 'last-delivered-id' then oldest = group[j + 1] end
+        end
+      end
+    end
+  end
+end
+if oldest then return redis.call('XTRIM', KEYS[1], 'MINID', oldest) end
+return 0
+"""
+
+
+def job_payload(job: Job) -> dict[str, Any]:
+    return {
+        "execution_id": job.execution_id,
+        "kind": job.kind,
+        "name": job.name,
+        "input": job.input,
+        "session_id": job.session_id,
+        "user": {
+            "id": job.user.id,
+            "username": job.user.username,
+            "role": job.user.role,
+            "permissions": sorted(job.user.permissions),
+        },
+    }
+
+
+def job_from_payload(payload: dict[str, Any]) -> Job:
+    user = payload["user"]
+    return Job(
+        execution_id=payload["execution_id"],
+        kind=payload["kind"],
+        name=payload["name"],
+        input=payload["input"],
+        session_id=payload["session_id"],
+        user=User(
+            id=user["id"],
+            username=user["username"],
+            role=user["role"],
+            permissions=frozenset(user["permissions"]),
+        ),
+    )
+
+
+class JobQueue:
+    """The taskiq stream broker, and the few stream operations recovery needs besides."""
+
+    def __init__(self, redis_url: str, redis: Redis, prefix: str, consumer: str | None = None):
+        self.stream = f"{prefix}:jobs"
+        self.group = f"{prefix}:workers"
+        self.broker = RedisStreamBroker(
+            redis_url,
+            queue_name=self.stream,
+            consumer_group_name=self.group,
+            consumer_name=consumer,
+            consumer_id="0",  # a group created after jobs were pushed still gets them
+            idle_timeout=NEVER_MS,
+            xread_block=1000,
+        )
+        self._redis = redis
+        self._trim = redis.register_script(_TRIM)
+
+    async def start(self) -> None:
+        await self.broker.startup()
+
+    async def close(self) -> None:
+        await self.broker.shutdown()
+
+    async def push(self, job: Job) -> None:
+        kicker: Any = AsyncKicker(TASK_NAME, self.broker, {})  # a task defined by the workers
+        await kicker.kiq(job_payload(job))
+
+    async def pending_of(self, consumer: str) -> list[tuple[bytes, Job | None]]:
+        """The jobs delivered to `consumer` and not acknowledged (None: unreadable, trimmed)."""
+        entries: Any = await self._redis.xpending_range(
+            self.stream, self.group, min="-", max="+", count=10_000, consumername=consumer
+        )
+        jobs: list[tuple[bytes, Job | None]] = []
+        for entry in entries:
+            message_id = entry["message_id"]
+            found: Any = await self._redis.xrange(self.stream, min=message_id, max=message_id)
+            job = None
+            if found:
+                with contextlib.suppress(Exception):
+                    message = self.broker.formatter.loads(found[0][1][b"data"])
+                    job = job_from_payload(message.args[0])
+            jobs.append((message_id, job))
+        return jobs
+
+    async def ack(self, message_id: bytes) -> None:
+        await self._redis.xack(self.stream, self.group, message_id)
+
+    async def forget(self, consumer: str) -> None:
+        await self._redis.xgroup_delconsumer(self.stream, self.group, consumer)
+
+    async def trim(self) -> None:
+        await self._trim(keys=[self.stream], args=[self.group])
+
+
+class Cancellations:
+    """Cancel requests: a pub/sub message for the worker running the execution now, and a marker
+    that outlives a worker that died before it could act."""
+
+    def __init__(self, redis: Redis, prefix: str):
+        self._redis = redis
+        self.channel = f"{prefix}:cancel"
+        self._marker = f"{prefix}:cancel:"
+
+    async def request(self, execution_id: str) -> None:
+        await self._redis.set(self._marker + execution_id, b"1", ex=CANCEL_MARKER_SECONDS)
+        await self._redis.publish(self.channel, execution_id)
+
+    async def requested(self, execution_id: str) -> bool:
+        return bool(await self._redis.exists(self._marker + execution_id))
+
+    async def listen(self, on_cancel: Callable[[str], None]) -> None:
+        """Call `on_cancel(execution_id)` for every request, until cancelled."""
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    async for message in pubsub.listen():
+                        on_cancel(message["data"].decode())
+            except RedisError:
+                log.exception("listening for cancellations failed; resubscribing")
+                await asyncio.sleep(0.5)
+
+
+class DistributedExecutor(Executor):
+    """The API side: pushes jobs, forwards cancellations, and (like every process) sweeps the
+    jobs of workers presumed dead."""
+
+    in_process = False
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        cancellations: Cancellations,
+        heartbeats: Heartbeats,
+        *,
+        sweep_seconds: float,
+        max_attempts: int,
+    ):
+        self.queue = queue
+        self.cancellations = cancellations
+        self.heartbeats = heartbeats
+        self._sweep_seconds = sweep_seconds
+        self._max_attempts = max_attempts
+        self._runner: Runner | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start(self, runner: Runner) -> None:
+        self._runner = runner
+        await self.queue.start()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="recovery-sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self.queue.close()
+
+    async def submit(self, job: Job) -> None:
+        await self.queue.push(job)
+
+    async def cancel(self, execution_id: str) -> bool:
+        await self.cancellations.request(execution_id)
+        return True  # its worker interrupts it, or recovery settles it if that worker is gone
+
+    @property
+    def active(self) -> int:
+        return 0  # executions run on workers
+
+    async def check(self) -> dict[str, Any]:
+        workers = await self.heartbeats.alive()
+        return {"status": "ok" if workers else "down", "workers": workers}
+
+    async def recover(self) -> int:
+        """Settle the jobs of every worker presumed dead; return how many were settled."""
+        assert self._runner is not None
+        if not await self.heartbeats.sweep_turn(self._sweep_seconds):
+            return 0  # another process sweeps this round
+        settled = 0
+        for worker in await self.heartbeats.dead():
+            reason = f"its worker {worker} stopped (no heartbeat for {self.heartbeats.timeout:g} s)"
+            for message_id, job in await self.queue.pending_of(worker):
+                if job is not None and await self._settle(job, reason):
+                    await self.queue.push(job)
+                await self.queue.ack(message_id)
+                settled += 1
+            await self.queue.forget(worker)
+            await self.heartbeats.forget(worker)
+        await self.queue.trim()
+        return settled
+
+    async def _settle(self, job: Job, reason: str) -> bool:
+        assert self._runner is not None
+        cancelled = await self.cancellations.requested(job.execution_id)
+        return await self._runner.recover(
+            job, reason, max_attempts=self._max_attempts, cancelled=cancelled
+        )
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                settled = await self.recover()
+            except Exception:
+                log.exception("recovering the jobs of dead workers failed; retrying")
+                continue
+            if settled:
+                log.warning("settled %d job(s) of workers that stopped", settled)

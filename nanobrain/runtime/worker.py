@@ -1,0 +1,128 @@
+"""A `nanobrain worker` process: takes jobs from the queue and runs them through the runner.
+
+It runs at most `max_concurrency` executions at once (taskiq's receiver, acknowledging each job
+after its execution ended), interrupts one when a cancellation for it arrives from any replica,
+beats while alive, and takes its turn settling the jobs of workers that stopped beating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from typing import Any
+
+from redis.exceptions import RedisError
+from taskiq.acks import AcknowledgeType
+from taskiq.receiver import Receiver
+
+from nanobrain.config import Settings
+from nanobrain.core.registry import Registry
+from nanobrain.runtime.build import Runtime, build_runtime
+from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
+from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
+from nanobrain.store.database import upgrade
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+
+
+class Worker:
+    def __init__(self, settings: Settings, registry: Registry, name: str | None = None):
+        if settings.redis_url is None:
+            raise ValueError("a worker needs redis_url (NANOBRAIN_REDIS_URL) to take jobs from")
+        self.name = name or worker_name()
+        self.settings = settings
+        self.runtime: Runtime = build_runtime(settings, registry, worker=self.name)
+        executor = self.runtime.executions.executor
+        assert isinstance(executor, DistributedExecutor)
+        self.executor = executor
+        self.runner = self.runtime.executions.runner
+        self._running: dict[str, tuple[asyncio.Task[Any], Job]] = {}
+        self._idle = asyncio.Event()  # nothing running
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set, then finish (or, past the grace period, interrupt) what
+        runs, and leave."""
+        config = self.settings.runtime
+        await upgrade(self.runtime.engine)
+        await self.runtime.executions.start()
+        heartbeats = self.executor.heartbeats
+        await heartbeats.beat(self.name)
+        background = [
+            asyncio.create_task(self._beat_forever(config.heartbeat_seconds), name="heartbeat"),
+            asyncio.create_task(
+                self.executor.cancellations.listen(self._interrupt_for_user), name="cancels"
+            ),
+        ]
+        broker = self.executor.queue.broker
+        broker.register_task(self._execute, task_name=TASK_NAME)
+        receiver = Receiver(
+            broker,
+            max_async_tasks=config.max_concurrency,
+            run_startup=False,
+            ack_type=AcknowledgeType.WHEN_EXECUTED,
+            wait_tasks_timeout=config.shutdown_grace_seconds,
+        )
+        log.info("worker %s takes jobs (up to %d at once)", self.name, config.max_concurrency)
+        try:
+            await receiver.listen(stop)
+            for execution_id in list(self._running):
+                self._interrupt(execution_id, SHUTDOWN)
+            if self._running:  # their jobs are acknowledged as they end
+                self._idle.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), config.shutdown_grace_seconds)
+            if not self._running:  # else recovery settles what is left once the beats stop
+                await heartbeats.forget(self.name)
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self.runtime.close()
+        log.info("worker %s stopped", self.name)
+
+    async def _execute(self, payload: dict[str, Any]) -> None:
+        """The taskiq task: run one job to a final state (never raises)."""
+        job = job_from_payload(payload)
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[job.execution_id] = (task, job)
+        try:
+            await self.runner.run(job)
+        except asyncio.CancelledError:  # interrupted before the runner reached the workflow
+            with contextlib.suppress(Exception):
+                await self.runner.abandon(job, job.cancel_reason or USER_CANCEL)
+        except Exception:
+            log.exception("job %s could not be run", job.execution_id)
+        finally:
+            del self._running[job.execution_id]
+            if not self._running:
+                self._idle.set()
+            while task.cancelling():  # the cancel was meant for the execution, not for taskiq
+                task.uncancel()
+
+    def _interrupt_for_user(self, execution_id: str) -> None:
+        self._interrupt(execution_id, USER_CANCEL)
+
+    def _interrupt(self, execution_id: str, reason: str) -> None:
+        running = self._running.get(execution_id)
+        if running is None:
+            return
+        task, job = running
+        if job.cancel_reason is None:
+            job.cancel_reason = reason
+        task.cancel()
+
+    async def _beat_forever(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.executor.heartbeats.beat(self.name)
+            except RedisError:
+                log.exception("heartbeat failed; retrying")
