@@ -178,6 +178,10 @@ def worker(
     name: Annotated[
         str | None, typer.Option(help="Unique worker name (default: host-pid-random).")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface for the metrics.")] = "127.0.0.1",
     config: ConfigOption = None,
     profile: ProfileOption = None,
     data_dir: DataDirOption = None,
@@ -199,7 +203,8 @@ def worker(
     _configure_logging(settings)
     logging.getLogger("taskiq").setLevel(logging.WARNING)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    process = Worker(settings, registry, name)
+    metrics = (metrics_host, metrics_port) if metrics_port is not None else None
+    process = Worker(settings, registry, name, metrics=metrics)
     console.print(
         f"[bold]NanoBrain worker[/] {process.name}: {len(registry.workflows)} workflows, "
         f"{len(registry.tools)} tools (profile {settings.profile})"

@@ -1,23 +1,61 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.server import Server
+from tests.support.backing import backing
+from tests.support.server import Server, Worker
+
+MODES = ["embedded", "distributed"]
+SESSION_ENV = {"NANOBRAIN_WEB_INTERFACE__LIMITS__MAX_UPLOAD_BYTES": str(256 * 1024)}
+
+
+@dataclass
+class Deployment:
+    """What the API tests talk to: one API server, plus a worker in distributed mode."""
+
+    mode: str
+    server: Server
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def metrics_urls(self) -> list[str]:
+        """Where the processes that run executions publish their metrics."""
+        if not self.workers:
+            return [f"{self.server.api}/metrics"]
+        return [worker.metrics_url for worker in self.workers]
+
+
+@pytest.fixture(scope="session", params=MODES)
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """The API suite runs once per mode: embedded (SQLite, in-process), and distributed (this
+    run's own PostgreSQL database and Redis prefix, an API server and a `nanobrain worker`)."""
+    data_dir = tmp_path_factory.mktemp(request.param)
+    if request.param == "embedded":
+        server = Server(data_dir, env=SESSION_ENV).start()
+        yield Deployment("embedded", server)
+        server.kill()
+        return
+    with backing("api") as services:
+        env = {**SESSION_ENV, **services.env, "NANOBRAIN_FILE_STORE": str(data_dir / "files")}
+        worker = Worker(data_dir, env).start()
+        server = Server(data_dir, env=env)
+        try:
+            yield Deployment("distributed", server.start(), [worker])
+        finally:
+            server.kill()
+            worker.kill()
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for the read-mostly API tests; tests needing their own config start their own."""
-    instance = Server(
-        tmp_path_factory.mktemp("server"),
-        env={"NANOBRAIN_WEB_INTERFACE__LIMITS__MAX_UPLOAD_BYTES": str(256 * 1024)},
-    ).start()
-    yield instance
-    instance.kill()
+def server(deployment: Deployment) -> Server:
+    return deployment.server
 
 
 @pytest.fixture

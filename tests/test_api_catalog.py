@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conftest import Deployment
 from tests.test_api_workflows import assert_problem, execute
 
 
@@ -106,18 +107,24 @@ def test_agents_and_capabilities(client: httpx.Client) -> None:
 
 
 # -- admin ---------------------------------------------------------------------------------------
-def test_health_endpoints(client: httpx.Client) -> None:
+def test_health_endpoints(client: httpx.Client, deployment: Deployment) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["checks"]["database"]["status"] == "ok"
     assert client.get("/health/live").json() == {"status": "ok"}
     assert client.get("/health/ready").json()["status"] == "ready"
+    if deployment.mode == "distributed":
+        assert health["checks"]["redis"]["status"] == "ok"
+        assert health["checks"]["executor"] == {"status": "ok", "workers": 1}
 
 
-def test_metrics_count_executions_and_requests(client: httpx.Client) -> None:
+def test_metrics_count_executions_and_requests(
+    client: httpx.Client, deployment: Deployment
+) -> None:
     execute(client, "echo", wait=True)
     text = client.get("/metrics").text
-    assert 'nanobrain_executions_total{status="succeeded",workflow="echo"}' in text
     assert 'route="/api/v1/workflows/execute"' in text
+    executed = "".join(httpx.get(url).text for url in deployment.metrics_urls)
+    assert 'nanobrain_executions_total{status="succeeded",workflow="echo"}' in executed
     assert "nanobrain_http_request_duration_seconds_bucket" in text
 
 

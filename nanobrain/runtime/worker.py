@@ -14,6 +14,7 @@ import os
 import socket
 from typing import Any
 
+from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
@@ -33,7 +34,14 @@ def worker_name() -> str:
 
 
 class Worker:
-    def __init__(self, settings: Settings, registry: Registry, name: str | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        name: str | None = None,
+        *,
+        metrics: tuple[str, int] | None = None,
+    ):
         if settings.redis_url is None:
             raise ValueError("a worker needs redis_url (NANOBRAIN_REDIS_URL) to take jobs from")
         self.name = name or worker_name()
@@ -43,6 +51,7 @@ class Worker:
         assert isinstance(executor, DistributedExecutor)
         self.executor = executor
         self.runner = self.runtime.executions.runner
+        self._metrics = metrics  # (host, port) to serve Prometheus metrics on
         self._running: dict[str, tuple[asyncio.Task[Any], Job]] = {}
         self._idle = asyncio.Event()  # nothing running
 
@@ -53,24 +62,30 @@ class Worker:
         await upgrade(self.runtime.engine)
         await self.runtime.executions.start()
         heartbeats = self.executor.heartbeats
-        await heartbeats.beat(self.name)
-        background = [
-            asyncio.create_task(self._beat_forever(config.heartbeat_seconds), name="heartbeat"),
-            asyncio.create_task(
-                self.executor.cancellations.listen(self._interrupt_for_user), name="cancels"
-            ),
-        ]
-        broker = self.executor.queue.broker
-        broker.register_task(self._execute, task_name=TASK_NAME)
-        receiver = Receiver(
-            broker,
-            max_async_tasks=config.max_concurrency,
-            run_startup=False,
-            ack_type=AcknowledgeType.WHEN_EXECUTED,
-            wait_tasks_timeout=config.shutdown_grace_seconds,
-        )
-        log.info("worker %s takes jobs (up to %d at once)", self.name, config.max_concurrency)
+        background: list[asyncio.Task[None]] = []
         try:
+            await heartbeats.beat(self.name)
+            background += [
+                asyncio.create_task(self._beat_forever(config.heartbeat_seconds)),
+                asyncio.create_task(self.executor.cancellations.listen(self._cancel_for_user)),
+            ]
+
+            async def execute(payload: dict[str, Any]) -> None:
+                await self._execute(payload)
+
+            broker = self.executor.queue.broker
+            broker.register_task(execute, task_name=TASK_NAME)
+            receiver = Receiver(
+                broker,
+                max_async_tasks=config.max_concurrency,
+                run_startup=False,
+                ack_type=AcknowledgeType.WHEN_EXECUTED,
+                wait_tasks_timeout=config.shutdown_grace_seconds,
+            )
+            if self._metrics is not None:
+                host, port = self._metrics
+                start_http_server(port, addr=host)
+            log.info("worker %s takes jobs (up to %d at once)", self.name, config.max_concurrency)
             await receiver.listen(stop)
             for execution_id in list(self._running):
                 self._interrupt(execution_id, SHUTDOWN)
@@ -107,7 +122,7 @@ class Worker:
             while task.cancelling():  # the cancel was meant for the execution, not for taskiq
                 task.uncancel()
 
-    def _interrupt_for_user(self, execution_id: str) -> None:
+    def _cancel_for_user(self, execution_id: str) -> None:
         self._interrupt(execution_id, USER_CANCEL)
 
     def _interrupt(self, execution_id: str, reason: str) -> None:

@@ -135,9 +135,10 @@ class ExecutionRepository:
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
 
     async def upsert_many(self, rows: list[dict[str, Any]], *, fenced: bool = False) -> None:
-        """Insert or update rows. `fenced`: update only rows still `running` in the same attempt,
-        so a worker that lost an execution (presumed dead, then redelivered or failed elsewhere)
-        cannot overwrite what happened since."""
+        """Insert or update rows. `fenced`: only progress of a running execution, onto a row still
+        `running` in the same attempt, so a worker that lost an execution (presumed dead, then
+        redelivered or failed elsewhere) cannot overwrite what happened since; outcomes are
+        written with `compare_and_set`."""
         if not rows:
             return
         table = cast(Table, ExecutionRow.__table__)
@@ -148,6 +149,7 @@ class ExecutionRepository:
             where=(
                 and_(
                     table.c.status == ExecutionStatus.RUNNING.value,
+                    statement.excluded.status == ExecutionStatus.RUNNING.value,
                     table.c.attempts == statement.excluded.attempts,
                 )
                 if fenced

@@ -43,7 +43,7 @@ return seq
 UNFINISHED_TTL_MS = 24 * 3600 * 1000
 MIN_FINISHED_TTL_MS = 60_000  # followers must still find the final event they were woken for
 BATCH = 500
-FOLLOW_BLOCK_MS = 5000
+FOLLOW_BLOCK_MS = 2000  # below the client's socket timeout
 SAFETY_WAKE_SECONDS = 5.0  # re-read even without a wake-up, should one ever be lost
 
 
@@ -175,8 +175,12 @@ class RedisEventBus(EventBus):
     async def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
         key = self._key(stream)
         cursor = after
+        first = True
         while True:
             entries: Any = await self._redis.xrange(key, min=f"({cursor}-0", max="+", count=BATCH)
+            if first and not entries and await self._ended(stream):
+                return  # resumed at or past the final event
+            first = False
             for entry_id, fields in entries:
                 event = _decode(stream, entry_id, fields)
                 yield event
@@ -185,6 +189,10 @@ class RedisEventBus(EventBus):
                     return
             if len(entries) < BATCH:
                 await self._follower.wait(key, cursor)
+
+    async def _ended(self, stream: str) -> bool:
+        last: Any = await self._redis.xrevrange(self._key(stream), count=1)
+        return bool(last) and _decode(stream, *last[0]).final
 
 
 def _decode(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
