@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
@@ -12,6 +13,11 @@ from nanobrain import Context, File, WorkflowError, workflow
 
 class Count(BaseModel):
     count: int
+
+
+class Token(BaseModel):
+    token: str
+    pid: int  # the process that ran it
 
 
 @workflow(tags=["test"])
@@ -64,3 +70,19 @@ async def read_upload(ctx: Context, upload: File, more: list[File] | None = None
     """Counts the bytes of uploaded files."""
     files = [upload, *(more or [])]
     return Count(count=sum(len(file.read_bytes()) for file in files))
+
+
+@workflow(tags=["test"], mode="job", retry_safe=True)
+async def steady(ctx: Context, token: str = "", seconds: float = 0.1) -> Token:
+    """Sleeps, then returns its token: safe to run again if its worker dies."""
+    ctx.progress(0.0, f"pid {os.getpid()}")
+    await asyncio.sleep(seconds)
+    return Token(token=token, pid=os.getpid())
+
+
+@workflow(tags=["test"], mode="job")
+async def fragile(ctx: Context, seconds: float = 5.0) -> Token:
+    """Sleeps, then answers: not safe to run twice."""
+    ctx.progress(0.0, f"pid {os.getpid()}")
+    await asyncio.sleep(seconds)
+    return Token(token="", pid=os.getpid())
