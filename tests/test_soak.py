@@ -83,7 +83,7 @@ def test_soak_with_random_worker_kills(cluster: Cluster) -> None:
             for execution_id, record in records.items()
             if record["status"] == "succeeded"
         ]
-        for execution_id, record in records.items():
+        for record in records.values():
             if record["status"] == "failed":
                 assert record["error"]["type"] == "worker_lost", record
         assert len(answered) == len(set(answered)), "no token answered twice"
