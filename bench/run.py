@@ -2,10 +2,14 @@
 
 Each server runs alone (baseline first, then NanoBrain) under uvicorn with uvloop and httptools,
 pinned to CPU 0 while wrk is pinned to CPU 1 (when taskset and two CPUs are available). Every
-scenario gets a discarded warm-up run, then a measured one. Results go to stdout and
-bench/RESULTS.md.
+scenario gets a discarded warm-up run, then a measured one. Then the same no-op execute runs
+through the distributed mode (an API server and 1, then 2, `nanobrain worker` processes on the
+machine's PostgreSQL and Redis, in a database and key prefix of the bench's own), beside the
+embedded figure. Results go to stdout and bench/RESULTS.md.
 
     python bench/run.py [--duration 10] [--connections 50] [--threads 2] [--warmup 3]
+                        [--postgres postgresql://postgres@127.0.0.1:5432]
+                        [--redis redis://127.0.0.1:6379/0] [--no-distributed]
 """
 
 from __future__ import annotations
@@ -106,12 +110,21 @@ def http(method: str, url: str, body: str | None = None) -> tuple[int, bytes]:
 
 @contextlib.contextmanager
 def server(
-    name: str, cmd: list[str], ready_url: str, load: Load, env: dict[str, str]
+    name: str,
+    cmd: list[str],
+    ready_url: str,
+    load: Load,
+    env: dict[str, str],
+    pin: bool = True,
 ) -> Iterator[int]:
-    """Start a server, wait until `ready_url` answers 200, yield its pid, then stop it."""
+    """Start a server (on CPU 0 if `pin`), wait until `ready_url` answers 200, yield its pid,
+    then stop it."""
     log = (load.workdir / f"{name}.log").open("wb")
     proc = subprocess.Popen(
-        pinned(cmd, 0, load.pin), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        pinned(cmd, 0, load.pin and pin),
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -217,6 +230,84 @@ def bench_nanobrain(load: Load) -> dict[str, WrkResult]:
         return results
 
 
+@contextlib.contextmanager
+def distributed_backing(postgres: str, redis_url: str) -> Iterator[dict[str, str]]:
+    """A database and a Redis key prefix of the bench's own, dropped afterwards."""
+    import asyncio
+
+    import asyncpg
+    import redis
+
+    name = f"nanobrain_bench_{os.getpid()}"
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(f"{postgres}/postgres")
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {
+            **NANOBRAIN_ENV,
+            "NANOBRAIN_DATABASE_URL": f"{postgres.replace('postgresql', 'postgresql+asyncpg')}"
+            f"/{name}",
+            "NANOBRAIN_REDIS_URL": redis_url,
+            "NANOBRAIN_REDIS_PREFIX": name,
+        }
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def bench_distributed(load: Load, workers: int, env: dict[str, str]) -> WrkResult:
+    """The no-op execute through one API server whose executions run on `workers` workers."""
+    with contextlib.ExitStack() as stack:
+        for index in range(workers):
+            metrics = free_port()
+            cmd = [sys.executable, "-m", "nanobrain", "worker", "--name", f"bench-{index}"]
+            cmd += ["--metrics-port", str(metrics), "--data-dir", str(load.workdir / "workers")]
+            ready = f"http://{HOST}:{metrics}/metrics"
+            stack.enter_context(server(f"worker-{workers}-{index}", cmd, ready, load, env, False))
+        port = free_port()
+        base = f"http://{HOST}:{port}/api/v1"
+        cmd = [sys.executable, "-m", "nanobrain", "serve", "--port", str(port)]
+        cmd += ["--data-dir", str(load.workdir / "distributed-api")]
+        stack.enter_context(server(f"api-{workers}", cmd, f"{base}/health/ready", load, env, False))
+        execute_url = f"{base}/workflows/execute"
+        succeeded(execute_url)
+        return run_wrk(execute_url, "POST", EXECUTE_BODY, load)
+
+
+def distributed_report(embedded: WrkResult, distributed: dict[int, WrkResult]) -> str:
+    lines = [
+        "",
+        "## Executions per second: embedded and distributed",
+        "",
+        "The same no-op execute (`echo`, `wait: true`, so each request is one whole execution). "
+        "Distributed: one API server, its executions on `nanobrain worker` processes through "
+        "Redis (taskiq stream broker, event streams) with records in PostgreSQL, all on this "
+        "machine and unpinned (they share its CPUs with PostgreSQL and Redis); wrk as above.",
+        "",
+        "| mode | executions/s | p50 ms | p99 ms | vs embedded |",
+        "|---|--:|--:|--:|--:|",
+        f"| embedded (in-process) | {embedded.rps:,.0f} | {embedded.p50_ms:.2f} | "
+        f"{embedded.p99_ms:.2f} | 1.00 |",
+    ]
+    for workers, result in sorted(distributed.items()):
+        flag = f" **{result.errors} errors**" if result.errors else ""
+        lines.append(
+            f"| distributed, {workers} worker{'s' if workers > 1 else ''} | {result.rps:,.0f} | "
+            f"{result.p50_ms:.2f} | {result.p99_ms:.2f}{flag} | {result.rps / embedded.rps:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
@@ -284,6 +375,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of discarded warm-up")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--no-distributed", action="store_true", help="skip the distributed-mode scenarios"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not on PATH; install it first (e.g. `apt-get install -y wrk`)")
@@ -293,7 +389,14 @@ def main() -> None:
         load = Load(args.duration, args.warmup, args.connections, args.threads, pin, Path(tmp))
         base = bench_baseline(load)
         nano = bench_nanobrain(load)
+        distributed: dict[int, WrkResult] = {}
+        if not args.no_distributed:
+            with distributed_backing(args.postgres, args.redis) as env:
+                for workers in (1, 2):
+                    distributed[workers] = bench_distributed(load, workers, env)
     text = report(base, nano, load)
+    if distributed:
+        text += distributed_report(nano["execute"], distributed)
     print(text)
     (BENCH / "RESULTS.md").write_text(text)
 

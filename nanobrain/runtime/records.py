@@ -74,14 +74,9 @@ class ExecutionRecords:
                 return None
             record.transition(ExecutionStatus.RUNNING)
             return record
-        record = await self.repository.get(execution_id)
-        if record is None or record.status is not ExecutionStatus.QUEUED:
-            return None
-        attempts = record.attempts
-        record.transition(ExecutionStatus.RUNNING)
-        if not await self.repository.compare_and_set(record, ExecutionStatus.QUEUED, attempts):
-            return None
-        self._live[record.id] = record
+        record = await self.repository.claim(execution_id)
+        if record is not None:
+            self._live[record.id] = record
         return record
 
     async def commit(self, record: ExecutionRecord, status: ExecutionStatus, attempts: int) -> bool:

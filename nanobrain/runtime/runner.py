@@ -57,7 +57,8 @@ class Publisher:
 
     def status(self, record: ExecutionRecord) -> None:
         self.publish(record, "status", _status_data(record), final=record.status.final)
-        self.records.touch(record)
+        if not self.records.shared:  # shared: states are written by claim and commit
+            self.records.touch(record)
 
     async def finish(
         self,

@@ -159,6 +159,26 @@ class ExecutionRepository:
         async with self._engine.begin() as connection:
             await connection.execute(statement, rows)
 
+    async def claim(self, execution_id: str) -> ExecutionRecord | None:
+        """Move a queued execution to running (one attempt more) in one statement; None if it is
+        not queued (cancelled, or taken by another worker)."""
+        statement = (
+            update(ExecutionRow)
+            .where(
+                ExecutionRow.id == execution_id,
+                ExecutionRow.status == ExecutionStatus.QUEUED.value,
+            )
+            .values(
+                status=ExecutionStatus.RUNNING.value,
+                started_at=utcnow(),
+                attempts=ExecutionRow.attempts + 1,
+            )
+            .returning(*ExecutionRow.__table__.columns)
+        )
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).first()
+        return ExecutionRecord.from_row(row) if row is not None else None  # type: ignore[arg-type]
+
     async def compare_and_set(
         self, record: ExecutionRecord, status: ExecutionStatus, attempts: int
     ) -> bool:

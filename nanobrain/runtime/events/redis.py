@@ -64,7 +64,9 @@ class RedisEventBus(EventBus):
         self._outbox: list[tuple[Event, bytes]] = []
         self._next: OrderedDict[str, int] = OrderedDict()  # guesses of the next seq per stream
         self._pending = asyncio.Event()
-        self._flushed: list[asyncio.Future[None]] = []
+        self._published = 0  # events handed to the outbox, ever
+        self._stored = 0  # of which written to Redis
+        self._flushed: list[tuple[int, asyncio.Future[None]]] = []  # (published then, waiter)
         self._writer: asyncio.Task[None] | None = None
         self._follower = _Follower(redis, f"{prefix}:wake:{os.urandom(8).hex()}")
 
@@ -114,15 +116,15 @@ class RedisEventBus(EventBus):
              "s": session_id}
         )  # fmt: skip
         self._outbox.append((event, payload))
+        self._published += 1
         self._pending.set()
         return event
 
     async def flush(self) -> None:
-        if not self._outbox:
+        if self._stored == self._published:
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._flushed.append(waiter)
-        self._pending.set()
+        self._flushed.append((self._published, waiter))
         await waiter
 
     async def last_seq(self, stream: str) -> int:
@@ -151,10 +153,19 @@ class RedisEventBus(EventBus):
                         self._next[event.stream] = event.seq + 1
                     if event.final:
                         self._next.pop(event.stream, None)
-            waiters, self._flushed = self._flushed, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+                self._stored += len(batch)
+                self._release_flushes()
+
+    def _release_flushes(self) -> None:
+        """Wake the `flush()` callers whose events are all stored now (not waiting for events
+        published after they asked, which under load would be never)."""
+        waiting = []
+        for target, waiter in self._flushed:
+            if target > self._stored:
+                waiting.append((target, waiter))
+            elif not waiter.done():
+                waiter.set_result(None)
+        self._flushed = waiting
 
     async def _send(self, batch: list[tuple[Event, bytes]]) -> list[Any]:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -93,7 +93,15 @@ def job_from_payload(payload: dict[str, Any]) -> Job:
 class JobQueue:
     """The taskiq stream broker, and the few stream operations recovery needs besides."""
 
-    def __init__(self, redis_url: str, redis: Redis, prefix: str, consumer: str | None = None):
+    def __init__(
+        self,
+        redis_url: str,
+        redis: Redis,
+        prefix: str,
+        consumer: str | None = None,
+        *,
+        batch: int = 8,
+    ):
         self.stream = f"{prefix}:jobs"
         self.group = f"{prefix}:workers"
         self.broker = RedisStreamBroker(
@@ -104,6 +112,7 @@ class JobQueue:
             consumer_id="0",  # a group created after jobs were pushed still gets them
             idle_timeout=NEVER_MS,
             xread_block=1000,
+            xread_count=batch,  # jobs one read takes: small, so that idle workers get theirs
         )
         self._redis = redis
         self._trim = redis.register_script(_TRIM)
