@@ -11,7 +11,10 @@ from tests.support.backing import backing
 from tests.support.server import Server, Worker
 
 MODES = ["embedded", "distributed"]
-SESSION_ENV = {"NANOBRAIN_WEB_INTERFACE__LIMITS__MAX_UPLOAD_BYTES": str(256 * 1024)}
+SESSION_ENV = {
+    "NANOBRAIN_WEB_INTERFACE__LIMITS__MAX_UPLOAD_BYTES": str(256 * 1024),
+    "NANOBRAIN_WEB_INTERFACE__CACHE_CONFIG__ENABLED": "true",  # for workflows that opt in
+}
 
 
 @dataclass

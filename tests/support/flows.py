@@ -86,3 +86,9 @@ async def fragile(ctx: Context, seconds: float = 5.0) -> Token:
     ctx.progress(0.0, f"pid {os.getpid()}")
     await asyncio.sleep(seconds)
     return Token(token="", pid=os.getpid())
+
+
+@workflow(tags=["test"], cache=True)
+async def lucky(ctx: Context, seed: int = 0) -> Count:
+    """A fresh random number each run: shows whether an output came from the cache."""
+    return Count(count=int.from_bytes(os.urandom(6), "big") + seed)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
@@ -56,13 +57,28 @@ _EXECUTE_BODY = {
 }
 
 
-@router.get("/workflows", response_model=list[WorkflowInfo])
+@router.get(
+    "/workflows",
+    response_model=list[WorkflowInfo],
+    responses={304: {"description": "unchanged since the `ETag` given in `If-None-Match`"}},
+)
 async def list_workflows(request: Request, user: User = Depends(require(READ))) -> Response:
-    state = app_state(request)
-    visible = [
-        spec.describe() for spec in state.registry.workflows.values() if spec.allows(user.role)
-    ]
-    return JSON(visible)
+    body, etag = _catalog(app_state(request), user.role)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _catalog(state: AppState, role: str) -> tuple[bytes, str]:
+    """The catalog a role sees, serialized once with its ETag: the registry does not change
+    while the server runs, and every replica of a deployment computes the same tag."""
+    key = f"catalog:{role}"
+    if key not in state.extras:
+        registry = state.registry.workflows.values()
+        body = dumps([spec.describe() for spec in registry if spec.allows(role)])
+        state.extras[key] = (body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
+    return cast(tuple[bytes, str], state.extras[key])
 
 
 @router.get("/workflows/{name}", response_model=WorkflowInfo)
