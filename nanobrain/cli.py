@@ -322,10 +322,7 @@ async def _run_once(
             )
         return final.status.value
     finally:
-        await state.executions.stop()
-        if state.redis is not None:
-            await state.redis.aclose()
-        await state.engine.dispose()
+        await state.close()
 
 
 async def _read_chunks(path: Path) -> Any:

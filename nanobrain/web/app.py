@@ -42,6 +42,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         files=runtime.files,
         analyzer=LexicalAnalyzer(),
         redis=runtime.redis,
+        close=runtime.close,
     )
 
 
@@ -73,10 +74,7 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
             yield
         finally:
             state.ready = False
-            await state.executions.stop()
-            if state.redis is not None:
-                await state.redis.aclose()
-            await state.engine.dispose()
+            await state.close()
 
     api = FastAPI(
         title="NanoBrain",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ class AppState:
     executions: ExecutionService
     files: FileService
     analyzer: RequestAnalyzer
+    close: Callable[[], Awaitable[None]]  # stops the runtime, closes its connections
     redis: Redis | None = None  # distributed mode
     ready: bool = False
     interrupted_at_start: int = 0
