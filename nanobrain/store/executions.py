@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -113,6 +113,29 @@ class ExecutionRecord:
 _COLUMNS = tuple(column.name for column in ExecutionRow.__table__.columns)
 
 
+# Built once: only their parameters change (no per-call statement building and cache keys).
+_TABLE = cast(Table, ExecutionRow.__table__)
+_CLAIM = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("_id"), _TABLE.c.status == ExecutionStatus.QUEUED.value)
+    .values(
+        status=ExecutionStatus.RUNNING.value,
+        started_at=bindparam("started_at"),
+        attempts=_TABLE.c.attempts + 1,
+    )
+    .returning(*_TABLE.columns)
+)
+_COMPARE_AND_SET = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("_id"),
+        _TABLE.c.status == bindparam("_status"),
+        _TABLE.c.attempts == bindparam("_attempts"),
+    )
+    .values({name: bindparam(name) for name in _COLUMNS if name != "id"})
+)
+
+
 def encode_cursor(record: ExecutionRecord) -> str:
     raw = orjson.dumps([record.created_at.isoformat(), record.id])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -162,21 +185,9 @@ class ExecutionRepository:
     async def claim(self, execution_id: str) -> ExecutionRecord | None:
         """Move a queued execution to running (one attempt more) in one statement; None if it is
         not queued (cancelled, or taken by another worker)."""
-        statement = (
-            update(ExecutionRow)
-            .where(
-                ExecutionRow.id == execution_id,
-                ExecutionRow.status == ExecutionStatus.QUEUED.value,
-            )
-            .values(
-                status=ExecutionStatus.RUNNING.value,
-                started_at=utcnow(),
-                attempts=ExecutionRow.attempts + 1,
-            )
-            .returning(*ExecutionRow.__table__.columns)
-        )
         async with self._engine.begin() as connection:
-            row = (await connection.execute(statement)).first()
+            result = await connection.execute(_CLAIM, {"_id": execution_id, "started_at": utcnow()})
+            row = result.first()
         return ExecutionRecord.from_row(row) if row is not None else None  # type: ignore[arg-type]
 
     async def compare_and_set(
@@ -185,18 +196,9 @@ class ExecutionRepository:
         """Write `record` if its row is still in `status` at `attempts`; False if another process
         changed it first. The one arbiter between replicas, workers and the reaper."""
         values = record.to_row()
-        del values["id"]
-        statement = (
-            update(ExecutionRow)
-            .where(
-                ExecutionRow.id == record.id,
-                ExecutionRow.status == status.value,
-                ExecutionRow.attempts == attempts,
-            )
-            .values(**values)
-        )
+        values.update(_id=values.pop("id"), _status=status.value, _attempts=attempts)
         async with self._engine.begin() as connection:
-            result = await connection.execute(statement)
+            result = await connection.execute(_COMPARE_AND_SET, values)
         return bool(result.rowcount)
 
     async def get(self, execution_id: str) -> ExecutionRecord | None:
