@@ -76,6 +76,7 @@ class Load:
     threads: int
     pin: bool
     workdir: Path
+    load_before: float = 0.0
 
 
 @dataclass
@@ -367,7 +368,8 @@ def report(base: dict[str, WrkResult], nano: dict[str, WrkResult], load: Load) -
         "# NanoBrain vs bare Starlette",
         "",
         f"- date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"- machine: {machine()}",
+        f"- machine: {machine()}; load average when the run began: {load.load_before:.2f} "
+        "(other work on the machine shares its CPUs)",
         f"- command: `{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}`",
         f"- load: wrk ({wrk_version.split(' [')[0].strip()}), {load.threads} threads, "
         f"{load.connections} connections, {load.duration} s per run after a discarded "
@@ -424,6 +426,7 @@ def main() -> None:
     pin = shutil.which("taskset") is not None and {0, 1} <= cpus
     with tempfile.TemporaryDirectory(prefix="nanobrain-bench-") as tmp:
         load = Load(args.duration, args.warmup, args.connections, args.threads, pin, Path(tmp))
+        load.load_before = os.getloadavg()[0]
         base = bench_baseline(load)
         nano = bench_nanobrain(load)
         distributed: dict[int, WrkResult] = {}
