@@ -95,7 +95,11 @@ def test_soak_with_random_worker_kills(cluster: Cluster, services: Backing) -> N
         assert len(answered) == len(set(answered)), "no token answered twice"
         redelivered = 0
         with ThreadPoolExecutor(8) as pool:
-            for events in pool.map(lambda i: collect(client, f"/workflows/{i}/events"), records):
+            # A stream that never ends fails here (10 s without an event, before the 15 s ping).
+            streams = pool.map(
+                lambda i: collect(client, f"/workflows/{i}/events", timeout=10), records
+            )
+            for events in streams:
                 ids = [int(event.id or 0) for event in events]
                 assert ids == list(range(1, len(ids) + 1))
                 assert sum(event.data["type"] == "result" for event in events) <= 1

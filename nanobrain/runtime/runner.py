@@ -74,14 +74,12 @@ class Publisher:
             return False
         observed, attempts = record.status, record.attempts
         record.transition(status)
-        closing: list[tuple[str, Any]] = []
         if status is ExecutionStatus.SUCCEEDED:
             record.output = output
             record.progress_fraction = 1.0
-            closing.append(("result", {"output": output, "artifacts": record.artifacts}))
         elif error is not None:
             record.error = error
-            closing.append(("error", error))
+        closing = _closing(record)
         if self.records.shared:
             # A cancellation arriving meanwhile must not leave the outcome half recorded.
             finished = asyncio.ensure_future(self._settle(record, observed, attempts, closing))
@@ -122,6 +120,17 @@ class Publisher:
             self.publish(record, event_type, data)
         self.publish(record, "status", _status_data(record), final=True)
 
+    async def complete(self, record: ExecutionRecord) -> None:
+        """Publish the closing events a final record's stream lacks: the process that committed
+        the outcome died before publishing it (distributed mode)."""
+        stored = await self.bus.last_seq(record.id)
+        if stored >= record.last_seq:
+            return
+        closing = _closing(record)
+        missing = record.last_seq - stored  # the last events, ending with the final status
+        self._announce(record, closing[max(0, len(closing) + 1 - missing) :])
+        await self.bus.flush()
+
     def _metrics(self, workflow: str, status: str) -> tuple[Any, Any]:
         key = (workflow, status)
         children = self._children.get(key)
@@ -129,6 +138,15 @@ class Publisher:
             children = (EXECUTIONS.labels(workflow, status), EXECUTION_SECONDS.labels(workflow))
             self._children[key] = children
         return children
+
+
+def _closing(record: ExecutionRecord) -> list[tuple[str, Any]]:
+    """The events before the final `status` that tell a final record's outcome."""
+    if record.status is ExecutionStatus.SUCCEEDED:
+        return [("result", {"output": record.output, "artifacts": record.artifacts})]
+    if record.error is not None:
+        return [("error", record.error)]
+    return []
 
 
 def _status_data(record: ExecutionRecord) -> dict[str, Any]:
@@ -203,7 +221,10 @@ class ExecutionRunner:
         its workflow is retry-safe and has attempts left (True: deliver the job again), else
         `failed` with the reason."""
         record = await self.records.get(job.execution_id)
-        if record is None or record.status.final:
+        if record is None:
+            return False
+        if record.status.final:
+            await self.publisher.complete(record)
             return False
         if cancelled:
             await self.publisher.finish(record, ExecutionStatus.CANCELLED)
@@ -232,10 +253,17 @@ class ExecutionRunner:
         )
         return False
 
+    async def _complete_if_final(self, execution_id: str) -> None:
+        record = await self.records.get(execution_id)
+        if record is not None and record.status.final:
+            await self.publisher.complete(record)
+
     async def run(self, job: Job) -> None:
         record = await self.records.claim(job.execution_id)
-        if record is None:
-            return  # cancelled before it started, or already taken by another worker
+        if record is None:  # cancelled before it started, or taken by another worker
+            if self.records.shared:
+                await self._complete_if_final(job.execution_id)
+            return
         self.publisher.status(record)
         runnable = lookup(self.registry, job.kind, job.name)
         if runnable is None:

@@ -52,7 +52,7 @@ class Worker:
         self.executor = executor
         self.runner = self.runtime.executions.runner
         self._metrics = metrics  # (host, port) to serve Prometheus metrics on
-        self._running: dict[str, tuple[asyncio.Task[Any], Job]] = {}
+        self._running: dict[asyncio.Task[Any], Job] = {}  # a job delivered twice runs twice here
         self._idle = asyncio.Event()  # nothing running
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -87,8 +87,8 @@ class Worker:
                 start_http_server(port, addr=host)
             log.info("worker %s takes jobs (up to %d at once)", self.name, config.max_concurrency)
             await receiver.listen(stop)
-            for execution_id in list(self._running):
-                self._interrupt(execution_id, SHUTDOWN)
+            for job in list(self._running.values()):
+                self._interrupt(job.execution_id, SHUTDOWN)
             if self._running:  # their jobs are acknowledged as they end
                 self._idle.clear()
                 with contextlib.suppress(TimeoutError):
@@ -107,7 +107,7 @@ class Worker:
         job = job_from_payload(payload)
         task = asyncio.current_task()
         assert task is not None
-        self._running[job.execution_id] = (task, job)
+        self._running[task] = job
         try:
             await self.runner.run(job)
         except asyncio.CancelledError:  # interrupted before the runner reached the workflow
@@ -116,7 +116,7 @@ class Worker:
         except Exception:
             log.exception("job %s could not be run", job.execution_id)
         finally:
-            del self._running[job.execution_id]
+            del self._running[task]
             if not self._running:
                 self._idle.set()
             while task.cancelling():  # the cancel was meant for the execution, not for taskiq
@@ -126,13 +126,11 @@ class Worker:
         self._interrupt(execution_id, USER_CANCEL)
 
     def _interrupt(self, execution_id: str, reason: str) -> None:
-        running = self._running.get(execution_id)
-        if running is None:
-            return
-        task, job = running
-        if job.cancel_reason is None:
-            job.cancel_reason = reason
-        task.cancel()
+        for task, job in list(self._running.items()):
+            if job.execution_id == execution_id:
+                if job.cancel_reason is None:
+                    job.cancel_reason = reason
+                task.cancel()
 
     async def _beat_forever(self, seconds: float) -> None:
         while True:
