@@ -20,7 +20,7 @@ from nanobrain.core.types import File
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import EventBus
-from nanobrain.runtime.executors.base import SHUTDOWN, Job
+from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
@@ -86,6 +86,14 @@ class Publisher:
         if record.started_at is not None and record.finished_at is not None:
             durations.observe((record.finished_at - record.started_at).total_seconds())
 
+    def interrupt(self, record: ExecutionRecord, reason: str) -> None:
+        """End an execution stopped from outside: cancelled by a user, or failed by shutdown."""
+        if reason == SHUTDOWN:
+            error = {"type": "interrupted", "message": INTERRUPTED}
+            self.finish(record, ExecutionStatus.FAILED, error=error)
+        else:
+            self.finish(record, ExecutionStatus.CANCELLED)
+
     def _metrics(self, workflow: str, status: str) -> tuple[Any, Any]:
         key = (workflow, status)
         children = self._children.get(key)
@@ -142,16 +150,8 @@ class ExecutionRunner:
 
     async def abandon(self, job: Job, reason: str) -> None:
         record = await self.records.get(job.execution_id)
-        if record is None or record.status.final:
-            return
-        if reason == SHUTDOWN:
-            self.publisher.finish(
-                record,
-                ExecutionStatus.FAILED,
-                error={"type": "interrupted", "message": INTERRUPTED},
-            )
-        else:
-            self.publisher.finish(record, ExecutionStatus.CANCELLED)
+        if record is not None:
+            self.publisher.interrupt(record, reason)
 
     async def run(self, job: Job) -> None:
         record = await self.records.get(job.execution_id)
@@ -193,14 +193,7 @@ class ExecutionRunner:
             output = runnable.output_model(result).model_dump(mode="json")
         except asyncio.CancelledError:
             context.mark_cancelled()
-            if job.cancel_reason == SHUTDOWN:
-                self.publisher.finish(
-                    record,
-                    ExecutionStatus.FAILED,
-                    error={"type": "interrupted", "message": INTERRUPTED},
-                )
-            else:
-                self.publisher.finish(record, ExecutionStatus.CANCELLED)
+            self.publisher.interrupt(record, job.cancel_reason or USER_CANCEL)
             return
         except _TimedOut:
             message = f"timed out after {timeout:g} s"

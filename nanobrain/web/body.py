@@ -1,5 +1,5 @@
-"""Reading request bodies within limits: JSON with size and depth caps, multipart with a byte cap
-enforced while the body streams in (413 before the whole upload is read)."""
+"""Reading request bodies: JSON with a depth cap, multipart forms. Sizes are capped before this,
+as the body streams in, by `BodyLimitMiddleware`."""
 
 from __future__ import annotations
 
@@ -9,51 +9,22 @@ from typing import Any
 import orjson
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import Message
 
 from nanobrain.web.problems import ProblemError
 
 CHUNK = 1 << 20
 
 
-def _too_large(limit: int) -> ProblemError:
-    return ProblemError(
-        413,
-        f"the request body is larger than the {limit}-byte limit",
-        headers={"Connection": "close"},  # stop reading the rest
-        limit=limit,
-    )
-
-
-def _declared_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ProblemError(400, "invalid Content-Length header") from exc
-
-
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
-    declared = _declared_length(request)
-    if declared is not None and declared > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
+async def read_body(request: Request) -> bytes:
+    """The whole body; its size is already capped by `BodyLimitMiddleware`."""
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
+        return await request.body()
     except ClientDisconnect as exc:
         raise ProblemError(400, "the client disconnected before sending the whole body") from exc
-    return b"".join(chunks)
 
 
 def parse_json(raw: bytes, max_depth: int, what: str = "request body") -> Any:
@@ -69,11 +40,11 @@ def parse_json(raw: bytes, max_depth: int, what: str = "request body") -> Any:
     return value
 
 
-async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
+async def read_json(request: Request, max_depth: int) -> Any:
     kind = media_type(request)
     if kind and kind != "application/json" and not kind.endswith("+json"):
         raise ProblemError(415, f"send application/json, not {kind!r}")
-    return parse_json(await read_capped(request, max_bytes), max_depth)
+    return parse_json(await read_body(request), max_depth)
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -91,26 +62,10 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-async def read_form(request: Request, limit: int, max_fields: int = 100) -> FormData:
-    """Parse multipart/form-data, refusing (413) as soon as more than `limit` bytes arrive."""
-    declared = _declared_length(request)
-    if declared is not None and declared > limit:
-        raise _too_large(limit)
-    received = 0
-    upstream = request.receive
-
-    async def counting_receive() -> Message:
-        nonlocal received
-        message = await upstream()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _too_large(limit)
-        return message
-
-    capped = Request(request.scope, counting_receive)
+async def read_form(request: Request, max_fields: int = 100) -> FormData:
+    """Parse multipart/form-data (its size is capped by `BodyLimitMiddleware` as it streams in)."""
     try:
-        return await capped.form(max_files=max_fields, max_fields=max_fields)
+        return await request.form(max_files=max_fields, max_fields=max_fields)
     except ClientDisconnect as exc:
         raise ProblemError(400, "the client disconnected before sending the whole body") from exc
     except ProblemError:

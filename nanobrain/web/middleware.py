@@ -119,7 +119,10 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise ProblemError(
-                        413, f"the request body is larger than the {limit}-byte limit"
+                        413,
+                        f"the request body is larger than the {limit}-byte limit",
+                        headers={"Connection": "close"},  # do not read the rest
+                        limit=limit,
                     )
             return message
 

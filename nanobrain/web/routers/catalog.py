@@ -13,7 +13,7 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput, NotFound, validation_errors
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionStatus
-from nanobrain.web.body import parse_json, read_capped
+from nanobrain.web.body import parse_json, read_body
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON, problem
 from nanobrain.web.schemas import (
@@ -78,7 +78,7 @@ async def execute_tool(
     state = app_state(request)
     spec = state.executions.runnable("tool", name, user)
     limits = state.settings.web_interface.limits
-    payload = parse_json(await read_capped(request, limits.max_body_bytes), limits.max_json_depth)
+    payload = parse_json(await read_body(request), limits.max_json_depth)
     try:
         body = ToolExecuteRequest.model_validate(payload)
     except Exception as exc:

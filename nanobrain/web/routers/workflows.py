@@ -16,7 +16,7 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput, validation_errors
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
-from nanobrain.web.body import media_type, parse_json, read_capped, read_form, upload_chunks
+from nanobrain.web.body import media_type, parse_json, read_body, read_form, upload_chunks
 from nanobrain.web.deps import require
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
@@ -130,7 +130,7 @@ async def _read_execute_request(
     kind = media_type(request)
     form: FormData | None = None
     if kind == "multipart/form-data":
-        form = await read_form(request, limits.max_upload_bytes + limits.max_body_bytes)
+        form = await read_form(request)
         part: Any = form.get("request")
         if part is None:
             await form.close()
@@ -141,9 +141,7 @@ async def _read_execute_request(
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
         payload = parse_json(raw, limits.max_json_depth, "`request` part")
     elif kind in ("application/json", "") or kind.endswith("+json"):
-        payload = parse_json(
-            await read_capped(request, limits.max_body_bytes), limits.max_json_depth
-        )
+        payload = parse_json(await read_body(request), limits.max_json_depth)
     else:
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
     try:
