@@ -10,10 +10,10 @@ from starlette.responses import Response
 from nanobrain.core.agent import Agent
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
-from nanobrain.runtime.errors import InvalidInput, NotFound, validation_errors
+from nanobrain.runtime.errors import NotFound
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionStatus
-from nanobrain.web.body import parse_json, read_body
+from nanobrain.web.body import parse_model, read_body
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON, problem
 from nanobrain.web.schemas import (
@@ -78,13 +78,7 @@ async def execute_tool(
     state = app_state(request)
     spec = state.executions.runnable("tool", name, user)
     limits = state.settings.web_interface.limits
-    payload = parse_json(await read_body(request), limits.max_json_depth)
-    try:
-        body = ToolExecuteRequest.model_validate(payload)
-    except Exception as exc:
-        raise InvalidInput(
-            "the request does not match ToolExecuteRequest", validation_errors(exc, ("body",))
-        ) from exc
+    body = parse_model(await read_body(request), ToolExecuteRequest, limits.max_json_depth)
     record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
     record = await state.executions.wait(
         record, spec.timeout or state.settings.runtime.default_timeout_seconds

@@ -6,17 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
-from nanobrain.runtime.errors import InvalidInput, validation_errors
+from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
-from nanobrain.web.body import media_type, parse_json, read_body, read_form, upload_chunks
+from nanobrain.web.body import media_type, parse_model, read_body, read_form, upload_chunks
 from nanobrain.web.deps import require
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
@@ -128,30 +127,24 @@ async def _read_execute_request(
 ) -> tuple[ExecuteRequest, FormData | None]:
     limits = state.settings.web_interface.limits
     kind = media_type(request)
-    form: FormData | None = None
-    if kind == "multipart/form-data":
-        form = await read_form(request)
+    if kind in ("application/json", "") or kind.endswith("+json"):
+        raw = await read_body(request)
+        return parse_model(raw, ExecuteRequest, limits.max_json_depth), None
+    if kind != "multipart/form-data":
+        raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
+    form = await read_form(request)
+    try:
         part: Any = form.get("request")
         if part is None:
-            await form.close()
             raise InvalidInput(
                 "multipart requests need a `request` part holding the JSON request",
                 [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
             )
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
-        payload = parse_json(raw, limits.max_json_depth, "`request` part")
-    elif kind in ("application/json", "") or kind.endswith("+json"):
-        payload = parse_json(await read_body(request), limits.max_json_depth)
-    else:
-        raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
-    try:
-        return ExecuteRequest.model_validate(payload), form
-    except ValidationError as exc:
-        if form is not None:
-            await form.close()
-        raise InvalidInput(
-            "the request does not match ExecuteRequest", validation_errors(exc, ("body",))
-        ) from exc
+        return parse_model(raw, ExecuteRequest, limits.max_json_depth, "`request` part"), form
+    except Exception:
+        await form.close()
+        raise
 
 
 async def _store_uploads(
