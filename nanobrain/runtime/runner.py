@@ -148,6 +148,9 @@ class ExecutionRunner:
         self.files = files
         self.default_timeout = default_timeout
 
+    def timeout_for(self, runnable: Runnable) -> float:
+        return runnable.timeout or self.default_timeout
+
     async def abandon(self, job: Job, reason: str) -> None:
         record = await self.records.get(job.execution_id)
         if record is not None:
@@ -179,7 +182,7 @@ class ExecutionRunner:
             files=files,
             session_id=record.session_id,
         )
-        timeout = runnable.timeout or self.default_timeout
+        timeout = self.timeout_for(runnable)
         try:
             arguments = await self._arguments(runnable, job, context)
             deadline = asyncio.timeout(timeout)

@@ -80,9 +80,7 @@ async def execute_tool(
     limits = state.settings.web_interface.limits
     body = parse_model(await read_body(request), ToolExecuteRequest, limits.max_json_depth)
     record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
-    record = await state.executions.wait(
-        record, spec.timeout or state.settings.runtime.default_timeout_seconds
-    )
+    record = await state.executions.wait(record, state.executions.timeout_for(spec))
     if record.status is ExecutionStatus.SUCCEEDED:
         return JSON({"result": record.output, "execution_id": record.id})
     error = record.error or {

@@ -102,8 +102,8 @@ async def execute(request: Request, user: User) -> Response:
     )
     routed_to = runnable.name if routed else None
     if body.wait:
-        timeout = runnable.timeout or state.settings.runtime.default_timeout_seconds
-        record = await state.executions.wait(record, timeout + WAIT_GRACE_SECONDS)
+        timeout = state.executions.timeout_for(runnable) + WAIT_GRACE_SECONDS
+        record = await state.executions.wait(record, timeout)
         if record.status.final:
             outcome = status_body(record)
             outcome["output"] = record.output
