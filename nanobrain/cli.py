@@ -275,6 +275,7 @@ async def _run_once(
         return final.status.value
     finally:
         await state.executions.stop()
+        await state.security.close()
         await state.engine.dispose()
 
 

@@ -69,4 +69,6 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/config")
 async def config(request: Request, user: User = Depends(require(ADMIN))) -> Response:
-    return JSON(app_state(request).settings.redacted())
+    state = app_state(request)
+    state.security.audit.record("config.read", request, actor=user)
+    return JSON(state.settings.redacted())

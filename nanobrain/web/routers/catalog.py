@@ -86,6 +86,9 @@ async def execute_tool(
             "the request does not match ToolExecuteRequest", validation_errors(exc, ("body",))
         ) from exc
     record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
+    state.security.audit.record(
+        "execution.start", request, actor=user, target=record.id, tool=spec.name
+    )
     record = await state.executions.wait(
         record, spec.timeout or state.settings.runtime.default_timeout_seconds
     )

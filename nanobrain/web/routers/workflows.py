@@ -101,6 +101,9 @@ async def execute(request: Request, user: User) -> Response:
         durable=not body.wait,
         run_here=body.wait,
     )
+    state.security.audit.record(
+        "execution.start", request, actor=user, target=record.id, workflow=record.workflow
+    )
     routed_to = runnable.name if routed else None
     if body.wait:
         timeout = runnable.timeout or state.settings.runtime.default_timeout_seconds
@@ -254,7 +257,9 @@ async def get_results(request: Request, user: User) -> Response:
 @lean(EXECUTE, execution_id=str)
 async def cancel(request: Request, user: User) -> Response:
     execution_id = request.path_params["execution_id"]
-    record = await app_state(request).executions.cancel(execution_id, user)
+    state = app_state(request)
+    record = await state.executions.cancel(execution_id, user)
+    state.security.audit.record("execution.cancel", request, actor=user, target=record.id)
     return JSON(status_body(record), status_code=202)
 
 
