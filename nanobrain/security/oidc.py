@@ -20,8 +20,10 @@ from nanobrain.config import OidcProviderConfig
 from nanobrain.security.jwks import DiscoveryError, JwksClient
 from nanobrain.security.tokens import InvalidToken, TokenSigner
 
+from authlib.deprecate import AuthlibDeprecationWarning
+
 with warnings.catch_warnings():  # Authlib prefers the httpx2 fork; httpx is the one we ship
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
     from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 PENDING_AUDIENCE = "nanobrain:oidc-login"
