@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import jwt
+from authlib.deprecate import AuthlibDeprecationWarning
 
 from nanobrain.config import OidcProviderConfig
 from nanobrain.security.jwks import DiscoveryError, JwksClient
 from nanobrain.security.tokens import InvalidToken, TokenSigner
-
-from authlib.deprecate import AuthlibDeprecationWarning
 
 with warnings.catch_warnings():  # Authlib prefers the httpx2 fork; httpx is the one we ship
     warnings.simplefilter("ignore", AuthlibDeprecationWarning)

@@ -11,6 +11,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
+from nanobrain.config import LimitsConfig
 from nanobrain.web.problems import ProblemError
 
 CHUNK = 1 << 20
@@ -56,7 +57,7 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_json(raw: bytes, max_depth: int, what: str = "request body") -> Any:
+def parse_json(raw: bytes, limits: LimitsConfig, what: str = "request body") -> Any:
     if not raw.strip():
         raise ProblemError(400, f"the {what} is empty; send a JSON object")
     try:
@@ -64,16 +65,30 @@ def parse_json(raw: bytes, max_depth: int, what: str = "request body") -> Any:
     except orjson.JSONDecodeError as exc:
         raise ProblemError(400, f"the {what} is not valid JSON: {exc}") from exc
     # Nesting needs a bracket per level: count them in C before walking the value in Python.
+    max_depth = limits.max_json_depth
     if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(value, max_depth) > max_depth:
         raise ProblemError(400, f"the {what} nests deeper than {max_depth} levels")
+    # Likewise, no string can be longer than the body that holds it.
+    if len(raw) > limits.max_string_length and _longest_string(value) > limits.max_string_length:
+        raise ProblemError(
+            413, f"the {what} holds a string longer than {limits.max_string_length} characters"
+        )
     return value
 
 
-async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
-    kind = media_type(request)
-    if kind and kind != "application/json" and not kind.endswith("+json"):
-        raise ProblemError(415, f"send application/json, not {kind!r}")
-    return parse_json(await read_capped(request, max_bytes), max_depth)
+def _longest_string(value: Any) -> int:
+    longest = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return longest
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -78,7 +78,7 @@ async def execute_tool(
     state = app_state(request)
     spec = state.executions.runnable("tool", name, user)
     limits = state.settings.web_interface.limits
-    payload = parse_json(await read_capped(request, limits.max_body_bytes), limits.max_json_depth)
+    payload = parse_json(await read_capped(request, limits.max_body_bytes), limits)
     try:
         body = ToolExecuteRequest.model_validate(payload)
     except Exception as exc:

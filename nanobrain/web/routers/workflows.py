@@ -142,11 +142,9 @@ async def _read_execute_request(
                 [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
             )
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
-        payload = parse_json(raw, limits.max_json_depth, "`request` part")
+        payload = parse_json(raw, limits, "`request` part")
     elif kind in ("application/json", "") or kind.endswith("+json"):
-        payload = parse_json(
-            await read_capped(request, limits.max_body_bytes), limits.max_json_depth
-        )
+        payload = parse_json(await read_capped(request, limits.max_body_bytes), limits)
     else:
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
     try:
