@@ -28,6 +28,7 @@ from nanobrain.web.auth_schemas import (
     TokenPairBody,
 )
 from nanobrain.web.deps import public_auth, require
+from nanobrain.web.openapi import PUBLIC
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON
 from nanobrain.web.state import app_state
@@ -53,6 +54,7 @@ def _as_user(record: UserRecord) -> User:
     "/login",
     response_model=TokenPairBody,
     dependencies=[Depends(public_auth)],
+    openapi_extra=PUBLIC,
     responses=_REFUSED,
 )
 async def login(body: LoginRequest, request: Request) -> Response:
@@ -87,6 +89,7 @@ async def login(body: LoginRequest, request: Request) -> Response:
     "/refresh",
     response_model=TokenPairBody,
     dependencies=[Depends(public_auth)],
+    openapi_extra=PUBLIC,
     responses=_REFUSED,
 )
 async def refresh(body: RefreshRequest, request: Request) -> Response:
@@ -103,7 +106,7 @@ async def refresh(body: RefreshRequest, request: Request) -> Response:
     return JSON(pair.body())
 
 
-@router.post("/logout", status_code=204, dependencies=[Depends(public_auth)])
+@router.post("/logout", status_code=204, dependencies=[Depends(public_auth)], openapi_extra=PUBLIC)
 async def logout(body: RefreshRequest, request: Request) -> Response:
     """Revoke the refresh token (and its family). Answers 204 whether or not it was valid."""
     security = _security(request)
@@ -195,6 +198,7 @@ def _provider(request: Request, name: str) -> OidcProvider:
     status_code=302,
     response_class=RedirectResponse,
     dependencies=[Depends(public_auth)],
+    openapi_extra=PUBLIC,
     responses={404: {"description": "unknown provider"}},
 )
 async def oidc_login(provider: str, request: Request) -> Response:
@@ -222,6 +226,7 @@ async def oidc_login(provider: str, request: Request) -> Response:
     "/oidc/{provider}/callback",
     response_model=TokenPairBody,
     dependencies=[Depends(public_auth)],
+    openapi_extra=PUBLIC,
     responses={400: {"description": "state mismatch"}, **_REFUSED},
 )
 async def oidc_callback(
