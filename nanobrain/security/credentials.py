@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 import jwt
 from starlette.types import Scope
@@ -88,10 +87,6 @@ class Authenticator:
             if not api_keys.looks_like_key(credential):
                 return await self._from_token(credential)
             api_key = credential
-        if api_key is None and scope["type"] == "websocket":
-            tokens = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-            if tokens:
-                return await self._from_token(tokens[0])
         if api_key is not None:
             return await self._from_key(api_key)
         raise AuthenticationFailed("authentication is required")
