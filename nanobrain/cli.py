@@ -1,4 +1,4 @@
-"""The `nanobrain` command: serve, run, workflows, db."""
+"""The `nanobrain` command: serve, run, workflows, users, db."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 console = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -86,6 +88,14 @@ def _check_exposure(settings: Settings) -> None:
         )
 
 
+def _check_production(settings: Settings) -> None:
+    from nanobrain.security.deployment import production_problems
+
+    problems = production_problems(settings)
+    if problems:
+        raise _fail("the production profile refuses to start:\n  " + "\n  ".join(problems))
+
+
 def _configure_logging(settings: Settings) -> None:
     level = settings.web_interface.monitoring.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -112,6 +122,7 @@ def serve(
     }
     settings = _settings(config, profile, overrides)
     _check_exposure(settings)
+    _check_production(settings)
     registry = _registry(targets, settings)
     _configure_logging(settings)
     server = settings.web_interface.server_config
@@ -275,6 +286,7 @@ async def _run_once(
         return final.status.value
     finally:
         await state.executions.stop()
+        await state.security.close()
         await state.engine.dispose()
 
 
@@ -303,6 +315,46 @@ def db_upgrade(
 
     asyncio.run(migrate())
     console.print(f"database at {settings.redacted()['database_url']} is up to date")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option("--username", "-u", help="The new user's name.")],
+    role: Annotated[
+        str, typer.Option("--role", "-r", help="admin, developer, user or guest.")
+    ] = "user",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a user with a password (asked for twice, or read from stdin)."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    user_id = asyncio.run(_create_user(settings, username, password, role))
+    console.print(f"created user {username!r} ({role}) with id {user_id}")
+
+
+async def _create_user(settings: Settings, username: str, password: str, role: str) -> str:
+    from nanobrain.security.accounts import AccountError, create_user
+    from nanobrain.store.database import create_engine, upgrade
+    from nanobrain.store.users import UserRepository
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        record = await create_user(UserRepository(engine), username, password, role)
+    except AccountError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        await engine.dispose()
+    return record.id
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from nanobrain.core.types import File
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import NotFound, TooLarge, UnsupportedMediaType
+from nanobrain.security import sniff
 from nanobrain.store.blobs import BlobStore, BlobTooLarge, StoredBlob
 from nanobrain.store.files import FileRecord, FileRepository
 
@@ -66,7 +67,7 @@ class FileService:
         content_type = _content_type(declared_type, name)
         self.check_type(content_type)
         try:
-            blob = await self.blobs.write(chunks, self.max_upload_bytes)
+            blob = await self.blobs.write(_sniffed(chunks, content_type), self.max_upload_bytes)
         except BlobTooLarge as exc:
             raise TooLarge(
                 f"the file is larger than the {exc.limit}-byte upload limit", limit=exc.limit
@@ -116,6 +117,18 @@ def as_file(record: FileRecord, blobs: BlobStore) -> File:
         sha256=record.sha256,
         path=blobs.local_path(record.id),
     )
+
+
+async def _sniffed(chunks: AsyncIterator[bytes], content_type: str) -> AsyncIterator[bytes]:
+    """The chunks, once the first has shown the content can be `content_type` (else 415)."""
+    first = True
+    async for chunk in chunks:
+        if first:
+            first = False
+            problem = sniff.mismatch(content_type, chunk[: sniff.SNIFF_BYTES])
+            if problem is not None:
+                raise UnsupportedMediaType(problem)
+        yield chunk
 
 
 def _content_type(declared: str | None, filename: str) -> str:

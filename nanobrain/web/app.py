@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +23,8 @@ from nanobrain.runtime.executors.local import LocalExecutor
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
+from nanobrain.security.accounts import bootstrap_admin
+from nanobrain.security.services import SecurityServices, build_security
 from nanobrain.store.blobs import LocalBlobStore
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
@@ -31,12 +36,26 @@ from nanobrain.web.middleware import (
     CrossOriginOnly,
     RequestContextMiddleware,
 )
-from nanobrain.web.routers import admin, catalog, executions, files, route, workflows
+from nanobrain.web.routers import (
+    admin,
+    audit,
+    auth,
+    catalog,
+    executions,
+    files,
+    route,
+    users,
+    workflows,
+)
 from nanobrain.web.state import AppState
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-ROUTERS = [module.router for module in (workflows, executions, files, catalog, admin, route)]
+ROUTERS = [
+    module.router
+    for module in (workflows, executions, files, catalog, admin, route, auth, users, audit)
+]
+FLUSH_SECONDS = 1.0
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
@@ -70,7 +89,17 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         executions=service,
         files=file_service,
         analyzer=LexicalAnalyzer(),
+        security=build_security(settings, engine),
     )
+
+
+async def _flush_periodically(security: SecurityServices) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        try:
+            await security.flush()
+        except Exception:
+            log.exception("could not write the audit log; will retry")
 
 
 def create_api(settings: Settings, registry: Registry) -> FastAPI:
@@ -83,6 +112,7 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         state = build_state(settings, registry)
         api.state.nanobrain = state
         await upgrade(state.engine)
+        await bootstrap_admin(state.security.users, os.environ)
         state.interrupted_at_start = await state.executions.start()
         if state.interrupted_at_start:
             log.warning(
@@ -96,12 +126,17 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         gc.freeze()
         # Requests allocate many short-lived containers: collect the young generation less often.
         gc.set_threshold(10_000, 20, 20)
+        flusher = asyncio.create_task(_flush_periodically(state.security))
         state.ready = True
         try:
             yield
         finally:
             state.ready = False
             await state.executions.stop()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await state.security.close()
             await state.engine.dispose()
 
     api = FastAPI(
@@ -140,7 +175,14 @@ def create_app(settings: Settings, registry: Registry) -> ASGIApp:
             allow_credentials=web.cors_config.allow_credentials,
             allow_methods=web.cors_config.allow_methods,
             allow_headers=web.cors_config.allow_headers,
-            expose_headers=["X-Request-ID", "Location", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Location",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
         app = CrossOriginOnly(app, cors)
     return RequestContextMiddleware(app, prefix=API_PREFIX, metrics=web.monitoring.enabled)

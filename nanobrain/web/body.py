@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import ClientDisconnect, Request
 
+from nanobrain.config import LimitsConfig
 from nanobrain.runtime.errors import InvalidInput, validation_errors
 from nanobrain.web.problems import ProblemError
 
@@ -34,7 +35,7 @@ async def read_body(request: Request) -> bytes:
         raise ProblemError(400, "the client disconnected before sending the whole body") from exc
 
 
-def parse_json(raw: bytes, max_depth: int, what: str = "request body") -> Any:
+def parse_json(raw: bytes, limits: LimitsConfig, what: str = "request body") -> Any:
     if not raw.strip():
         raise ProblemError(400, f"the {what} is empty; send a JSON object")
     try:
@@ -42,18 +43,42 @@ def parse_json(raw: bytes, max_depth: int, what: str = "request body") -> Any:
     except orjson.JSONDecodeError as exc:
         raise ProblemError(400, f"the {what} is not valid JSON: {exc}") from exc
     # Nesting needs a bracket per level: count them in C before walking the value in Python.
+    max_depth = limits.max_json_depth
     if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(value, max_depth) > max_depth:
         raise ProblemError(400, f"the {what} nests deeper than {max_depth} levels")
+    # Likewise, no string can be longer than the body that holds it.
+    if len(raw) > limits.max_string_length and _longest_string(value) > limits.max_string_length:
+        raise ProblemError(
+            413, f"the {what} holds a string longer than {limits.max_string_length} characters"
+        )
     return value
 
 
-def parse_model(raw: bytes, model: type[M], max_depth: int, what: str = "request body") -> M:
+def _longest_string(value: Any) -> int:
+    longest = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            longest = max(longest, len(item))
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return longest
+
+
+def parse_model(raw: bytes, model: type[M], limits: LimitsConfig, what: str = "request body") -> M:
     """Validate JSON straight into `model` (one pass, in Rust); 400 for what is not JSON, 422
     with `{loc, msg}` errors for JSON that does not fit the model."""
     if not raw.strip():
         raise ProblemError(400, f"the {what} is empty; send a JSON object")
-    if raw.count(b"[") + raw.count(b"{") > max_depth:
-        parse_json(raw, max_depth, what)  # refuses nesting past the limit
+    if (
+        raw.count(b"[") + raw.count(b"{") > limits.max_json_depth
+        or len(raw) > limits.max_string_length
+    ):
+        parse_json(raw, limits, what)  # enforces the nesting and string limits
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
@@ -61,13 +86,6 @@ def parse_model(raw: bytes, model: type[M], max_depth: int, what: str = "request
         if any(error["type"] == "json_invalid" for error in errors):
             raise ProblemError(400, f"the {what} is not valid JSON", errors=errors) from exc
         raise InvalidInput(f"the {what} does not match {model.__name__}", errors) from exc
-
-
-async def read_json(request: Request, max_depth: int) -> Any:
-    kind = media_type(request)
-    if kind and kind != "application/json" and not kind.endswith("+json"):
-        raise ProblemError(415, f"send application/json, not {kind!r}")
-    return parse_json(await read_body(request), max_depth)
 
 
 def _depth(value: Any, limit: int) -> int:

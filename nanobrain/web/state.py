@@ -12,6 +12,7 @@ from nanobrain.core.registry import Registry
 from nanobrain.routing.analyzer import RequestAnalyzer
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.service import ExecutionService
+from nanobrain.security.services import SecurityServices
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -25,6 +26,7 @@ class AppState:
     executions: ExecutionService
     files: FileService
     analyzer: RequestAnalyzer
+    security: SecurityServices
     ready: bool = False
     interrupted_at_start: int = 0
     extras: dict[str, object] = field(default_factory=dict)

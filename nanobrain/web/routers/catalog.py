@@ -78,8 +78,11 @@ async def execute_tool(
     state = app_state(request)
     spec = state.executions.runnable("tool", name, user)
     limits = state.settings.web_interface.limits
-    body = parse_model(await read_body(request), ToolExecuteRequest, limits.max_json_depth)
+    body = parse_model(await read_body(request), ToolExecuteRequest, limits)
     record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
+    state.security.audit.record(
+        "execution.start", request, actor=user, target=record.id, tool=spec.name
+    )
     record = await state.executions.wait(record, state.executions.timeout_for(spec))
     if record.status is ExecutionStatus.SUCCEEDED:
         return JSON({"result": record.output, "execution_id": record.id})

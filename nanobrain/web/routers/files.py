@@ -73,7 +73,6 @@ async def download(file_id: str, request: Request, user: User = Depends(require(
         media_type=record.content_type,
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(record.filename)}",
-            "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=0",
         },
     )

@@ -100,6 +100,9 @@ async def execute(request: Request, user: User) -> Response:
         durable=not body.wait,
         run_here=body.wait,
     )
+    state.security.audit.record(
+        "execution.start", request, actor=user, target=record.id, workflow=record.workflow
+    )
     routed_to = runnable.name if routed else None
     if body.wait:
         timeout = state.executions.timeout_for(runnable) + WAIT_GRACE_SECONDS
@@ -129,7 +132,7 @@ async def _read_execute_request(
     kind = media_type(request)
     if kind in ("application/json", "") or kind.endswith("+json"):
         raw = await read_body(request)
-        return parse_model(raw, ExecuteRequest, limits.max_json_depth), None
+        return parse_model(raw, ExecuteRequest, limits), None
     if kind != "multipart/form-data":
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
     form = await read_form(request)
@@ -141,7 +144,7 @@ async def _read_execute_request(
                 [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
             )
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
-        return parse_model(raw, ExecuteRequest, limits.max_json_depth, "`request` part"), form
+        return parse_model(raw, ExecuteRequest, limits, "`request` part"), form
     except Exception:
         await form.close()
         raise
@@ -245,7 +248,9 @@ async def get_results(request: Request, user: User) -> Response:
 @lean(EXECUTE, execution_id=str)
 async def cancel(request: Request, user: User) -> Response:
     execution_id = request.path_params["execution_id"]
-    record = await app_state(request).executions.cancel(execution_id, user)
+    state = app_state(request)
+    record = await state.executions.cancel(execution_id, user)
+    state.security.audit.record("execution.cancel", request, actor=user, target=record.id)
     return JSON(status_body(record), status_code=202)
 
 

@@ -1,0 +1,48 @@
+"""Security headers on every response, chosen once per (scheme, path kind) at start-up."""
+
+from __future__ import annotations
+
+# The bundled web UI is served from this origin and only talks to it; images may be inline data.
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+# FastAPI's interactive docs load Swagger UI from its CDN and start it with an inline script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+DOCS_PATH = "/api/docs"
+
+
+def _headers(csp: str, tls: bool) -> list[tuple[bytes, bytes]]:
+    headers = {
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "referrer-policy": "no-referrer",
+        "cross-origin-opener-policy": "same-origin",
+        "permissions-policy": "camera=(), microphone=(), geolocation=()",
+        "content-security-policy": csp,
+    }
+    if tls:
+        headers["strict-transport-security"] = HSTS
+    return [(name.encode(), value.encode()) for name, value in headers.items()]
+
+
+class SecurityHeaders:
+    """`for_scope(scope)` -> the header list to add (HSTS only over TLS)."""
+
+    def __init__(self) -> None:
+        self._lists = {
+            (docs, tls): _headers(DOCS_CSP if docs else APP_CSP, tls)
+            for docs in (False, True)
+            for tls in (False, True)
+        }
+
+    def for_scope(self, scheme: str, path: str) -> list[tuple[bytes, bytes]]:
+        return self._lists[path.startswith(DOCS_PATH), scheme in ("https", "wss")]
