@@ -1,0 +1,153 @@
+// Schema-to-form adaptation: turns a workflow's input JSON Schema (as Pydantic emits it) into the
+// schema and uiSchema that react-jsonschema-form renders well.
+//
+// - `$ref`s into `$defs` are inlined (keeping the referring node's own title/description), so
+//   fields carry their real type and the widgets can be chosen per field;
+// - `Optional[X]` (`anyOf: [X, {type: "null"}]`) becomes X, not required: an empty field is simply
+//   left out and the server's default applies, instead of a "pick a type" selector;
+// - NanoBrain file fields (`x-nanobrain-type: "file"`) get the upload widget;
+// - long strings get a text area.
+import type { ErrorSchema, UiSchema } from "@rjsf/utils";
+import type { JsonSchema, ProblemError } from "../api/types";
+
+export const FILE_WIDGET = "nanobrain-file";
+const LONG_TEXT = 256;
+const MAX_DEPTH = 32;
+
+type Node = Record<string, unknown>;
+
+export interface AdaptedForm {
+  schema: JsonSchema;
+  uiSchema: UiSchema;
+  /** Dotted paths of the file fields ("fasta", "samples.items"), for display and tests. */
+  fileFields: string[];
+}
+
+function isObject(value: unknown): value is Node {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function isFileSchema(node: Node): boolean {
+  return node["x-nanobrain-type"] === "file" || node.format === "file";
+}
+
+function resolveRef(node: Node, defs: Node, seen: Set<string>): Node {
+  const ref = node.$ref;
+  if (typeof ref !== "string" || !ref.startsWith("#/$defs/")) return node;
+  const name = ref.slice("#/$defs/".length);
+  const target = defs[name];
+  if (!isObject(target) || seen.has(name)) return node; // unknown or recursive: rjsf resolves it
+  const { $ref: _ref, ...siblings } = node;
+  seen.add(name);
+  const resolved = { ...resolveRef(target, defs, seen), ...siblings };
+  seen.delete(name);
+  return resolved;
+}
+
+function withoutNull(node: Node): Node {
+  for (const key of ["anyOf", "oneOf"] as const) {
+    const options = node[key];
+    if (!Array.isArray(options)) continue;
+    const real = options.filter((option) => !(isObject(option) && option.type === "null"));
+    if (real.length === 1 && real.length < options.length && isObject(real[0])) {
+      const { [key]: _options, ...rest } = node;
+      const merged: Node = { ...real[0], ...rest };
+      if (merged.default === null) delete merged.default;
+      return merged;
+    }
+  }
+  return node;
+}
+
+function adaptNode(
+  input: Node,
+  defs: Node,
+  path: string,
+  files: string[],
+  depth: number,
+): { schema: Node; ui: UiSchema } {
+  if (depth > MAX_DEPTH) return { schema: input, ui: {} };
+  const seen = new Set<string>();
+  let node = withoutNull(resolveRef(input, defs, seen));
+  node = withoutNull(resolveRef(node, defs, seen));
+  const ui: UiSchema = {};
+  if (isFileSchema(node)) {
+    files.push(path);
+    ui["ui:widget"] = FILE_WIDGET;
+    return { schema: node, ui };
+  }
+  if (node.type === "string" && !node.enum && typeof node.maxLength === "number") {
+    if (node.maxLength > LONG_TEXT) ui["ui:widget"] = "textarea";
+  }
+  if (isObject(node.properties)) {
+    const properties: Node = {};
+    for (const [name, child] of Object.entries(node.properties)) {
+      if (!isObject(child)) continue;
+      const adapted = adaptNode(child, defs, path ? `${path}.${name}` : name, files, depth + 1);
+      properties[name] = adapted.schema;
+      if (Object.keys(adapted.ui).length > 0) ui[name] = adapted.ui;
+    }
+    node = { ...node, properties };
+  }
+  if (isObject(node.items)) {
+    const adapted = adaptNode(node.items, defs, `${path}.items`, files, depth + 1);
+    node = { ...node, items: adapted.schema };
+    if (Object.keys(adapted.ui).length > 0) ui.items = adapted.ui;
+  }
+  for (const key of ["anyOf", "oneOf"] as const) {
+    const options = node[key];
+    if (Array.isArray(options)) {
+      node = {
+        ...node,
+        [key]: options.map((option) =>
+          isObject(option) ? adaptNode(option, defs, path, [], depth + 1).schema : option,
+        ),
+      };
+    }
+  }
+  return { schema: node, ui };
+}
+
+export function adaptSchema(schema: JsonSchema): AdaptedForm {
+  const defs = isObject(schema.$defs) ? schema.$defs : {};
+  const files: string[] = [];
+  const { schema: adapted, ui } = adaptNode(schema, defs, "", files, 0);
+  // The title repeats the workflow's name, which the page already shows as its heading.
+  const { title: _title, ...rest } = adapted;
+  return { schema: rest, uiSchema: ui, fileFields: files };
+}
+
+/** The server's 422 `errors` ({loc, msg}) as an rjsf error schema, shown under each field. */
+export function problemToErrorSchema(errors: ProblemError[] | undefined): ErrorSchema {
+  const root: Record<string, unknown> = {};
+  for (const error of errors ?? []) {
+    const loc = [...error.loc];
+    while (loc.length > 0 && (loc[0] === "body" || loc[0] === "input" || loc[0] === "arguments")) {
+      loc.shift();
+    }
+    let node = root;
+    for (const part of loc) {
+      const key = String(part);
+      if (!isObject(node[key])) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    const list = Array.isArray(node.__errors) ? (node.__errors as string[]) : [];
+    node.__errors = [...list, error.msg];
+  }
+  return root as ErrorSchema;
+}
+
+const QUERY_FIELDS = ["query", "text", "message", "prompt", "question", "input", "content"];
+
+/** Pre-fill a form from a free-form request: its text goes into the workflow's text-like field
+ * (by name), if it has one; otherwise the form keeps its defaults. */
+export function prefillFromQuery(schema: JsonSchema, query: string): Record<string, unknown> {
+  const properties = isObject(schema.properties) ? schema.properties : {};
+  for (const name of QUERY_FIELDS) {
+    const field = properties[name];
+    if (isObject(field) && withoutNull(field).type === "string" && !isFileSchema(field)) {
+      return { [name]: query };
+    }
+  }
+  return {};
+}
