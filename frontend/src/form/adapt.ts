@@ -12,7 +12,7 @@ import type { JsonSchema, ProblemError } from "../api/types";
 
 export const FILE_WIDGET = "nanobrain-file";
 const LONG_TEXT = 256;
-const MAX_DEPTH = 32;
+const MAX_DEPTH = 32; // nested definitions expanded at most
 
 type Node = Record<string, unknown>;
 
@@ -31,17 +31,17 @@ export function isFileSchema(node: Node): boolean {
   return node["x-nanobrain-type"] === "file" || node.format === "file";
 }
 
-function resolveRef(node: Node, defs: Node, seen: Set<string>): Node {
+/** Inline a `#/$defs/` reference (the referring node's own keys win); `ancestors` are the
+ * definitions being expanded above this node, so a recursive model is left as a `$ref`. */
+function resolveRef(node: Node, defs: Node, ancestors: Set<string>): Node {
   const ref = node.$ref;
   if (typeof ref !== "string" || !ref.startsWith("#/$defs/")) return node;
   const name = ref.slice("#/$defs/".length);
   const target = defs[name];
-  if (!isObject(target) || seen.has(name)) return node; // unknown or recursive: rjsf resolves it
+  if (!isObject(target) || ancestors.has(name)) return node;
+  ancestors.add(name);
   const { $ref: _ref, ...siblings } = node;
-  seen.add(name);
-  const resolved = { ...resolveRef(target, defs, seen), ...siblings };
-  seen.delete(name);
-  return resolved;
+  return { ...resolveRef(target, defs, ancestors), ...siblings };
 }
 
 function withoutNull(node: Node): Node {
@@ -64,12 +64,12 @@ function adaptNode(
   defs: Node,
   path: string,
   files: string[],
-  depth: number,
+  inherited: ReadonlySet<string>,
 ): { schema: Node; ui: UiSchema } {
-  if (depth > MAX_DEPTH) return { schema: input, ui: {} };
-  const seen = new Set<string>();
-  let node = withoutNull(resolveRef(input, defs, seen));
-  node = withoutNull(resolveRef(node, defs, seen));
+  if (inherited.size > MAX_DEPTH) return { schema: input, ui: {} };
+  const ancestors = new Set(inherited);
+  let node = withoutNull(resolveRef(input, defs, ancestors));
+  node = withoutNull(resolveRef(node, defs, ancestors));
   const ui: UiSchema = {};
   if (isFileSchema(node)) {
     files.push(path);
@@ -83,14 +83,14 @@ function adaptNode(
     const properties: Node = {};
     for (const [name, child] of Object.entries(node.properties)) {
       if (!isObject(child)) continue;
-      const adapted = adaptNode(child, defs, path ? `${path}.${name}` : name, files, depth + 1);
+      const adapted = adaptNode(child, defs, path ? `${path}.${name}` : name, files, ancestors);
       properties[name] = adapted.schema;
       if (Object.keys(adapted.ui).length > 0) ui[name] = adapted.ui;
     }
     node = { ...node, properties };
   }
   if (isObject(node.items)) {
-    const adapted = adaptNode(node.items, defs, `${path}.items`, files, depth + 1);
+    const adapted = adaptNode(node.items, defs, `${path}.items`, files, ancestors);
     node = { ...node, items: adapted.schema };
     if (Object.keys(adapted.ui).length > 0) ui.items = adapted.ui;
   }
@@ -100,7 +100,7 @@ function adaptNode(
       node = {
         ...node,
         [key]: options.map((option) =>
-          isObject(option) ? adaptNode(option, defs, path, [], depth + 1).schema : option,
+          isObject(option) ? adaptNode(option, defs, path, [], ancestors).schema : option,
         ),
       };
     }
@@ -111,7 +111,7 @@ function adaptNode(
 export function adaptSchema(schema: JsonSchema): AdaptedForm {
   const defs = isObject(schema.$defs) ? schema.$defs : {};
   const files: string[] = [];
-  const { schema: adapted, ui } = adaptNode(schema, defs, "", files, 0);
+  const { schema: adapted, ui } = adaptNode(schema, defs, "", files, new Set());
   // The title repeats the workflow's name, which the page already shows as its heading.
   const { title: _title, ...rest } = adapted;
   return { schema: rest, uiSchema: ui, fileFields: files };
