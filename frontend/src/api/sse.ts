@@ -93,10 +93,11 @@ export function parseEnvelope(message: SseMessage): EventEnvelope | null {
   }
 }
 
-/** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at `max`, each scaled by 50-100 %. */
+/** Exponential backoff with jitter: 0.5 s, 1 s, 2 s ... capped at `max`, each scaled by 50-100 %.
+ * The cap is short because a restart is the common case and the page should be back soon after. */
 export function backoffDelay(
   attempt: number,
-  { base = 500, max = 10_000, random = Math.random } = {},
+  { base = 500, max = 5_000, random = Math.random } = {},
 ): number {
   const ceiling = Math.min(max, base * 2 ** Math.max(0, attempt));
   return Math.round(ceiling * (0.5 + random() / 2));

@@ -18,7 +18,9 @@ export default function ChartView({ spec, title }: Props) {
     void import("vega-embed")
       .then(({ default: embed }) => {
         if (cancelled || !container.current) return undefined;
-        return embed(container.current, { width: "container", ...spec } as never, {
+        // vega annotates the data it is given: hand it a copy, not the store's frozen output
+        const copy = structuredClone(spec);
+        return embed(container.current, { width: "container", ...copy } as never, {
           actions: { export: true, source: false, compiled: false, editor: false },
           theme: theme === "dark" ? "dark" : undefined,
           config: { background: "transparent" },
