@@ -138,6 +138,8 @@ def test_sequence_analysis_from_an_uploaded_fasta_shows_a_per_record_table(page:
     header.get_by_role("button").click()
     expect(header).to_have_attribute("aria-sort", "descending")
     expect(table.locator("tbody tr").first).to_contain_text("seq2")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
     screenshot(page, "run-sequence-analysis")
     with page.expect_download() as download:
         page.get_by_role("button", name="Download CSV").click()
@@ -317,6 +319,10 @@ def test_dark_theme_is_chosen_and_remembered(page: Page) -> None:
     page.wait_for_timeout(400)
     page.goto("/workflows/simulation")
     expect(html).to_have_attribute("data-theme", "dark")
+    field(page, "steps").fill("3")
+    field(page, "step_seconds").fill("0")
+    page.get_by_role("button", name="Run").click()
+    execution(page, "succeeded")
     screenshot(page, "run-page-dark")
 
 

@@ -95,7 +95,6 @@ export function FileWidget({ id, value, onChange, disabled, readonly, label, req
       />
       {fileId && !busy ? (
         <p className="file-chosen">
-          <span aria-hidden="true">📄 </span>
           <strong>{known?.filename ?? `file ${fileId.slice(0, 8)}…`}</strong>
           {known && <span className="muted"> {formatBytes(known.size)}</span>}
           <span className="muted"> uploaded</span>{" "}

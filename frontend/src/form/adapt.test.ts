@@ -15,6 +15,8 @@ describe("adaptSchema on the example workflows", () => {
     expect(fasta.$ref).toBeUndefined();
     // the field's own description wins over the File definition's generic one
     expect(fasta.description).toBe("A FASTA file of DNA (or RNA) sequences");
+    // titled after the field, not after the File type it refers to
+    expect(fasta.title).toBe("Fasta");
     expect(form.schema.required).toEqual(["fasta"]);
   });
 
@@ -86,7 +88,7 @@ describe("adaptSchema on nested objects, arrays, enums and files", () => {
     };
     const adapted = adaptSchema(recursive);
     const root = props(adapted.schema).root!;
-    expect(props(root).child).toEqual({ $ref: "#/$defs/Node" });
+    expect(props(root).child).toEqual({ $ref: "#/$defs/Node", title: "Child" });
     expect(adapted.schema.$defs).toBeDefined();
   });
 });

@@ -83,7 +83,9 @@ function adaptNode(
     const properties: Node = {};
     for (const [name, child] of Object.entries(node.properties)) {
       if (!isObject(child)) continue;
-      const adapted = adaptNode(child, defs, path ? `${path}.${name}` : name, files, ancestors);
+      // A field given as a reference (`fasta: File`) is titled after the field, not the type.
+      const own = child.title === undefined ? { ...child, title: titleOf(name) } : child;
+      const adapted = adaptNode(own, defs, path ? `${path}.${name}` : name, files, ancestors);
       properties[name] = adapted.schema;
       if (Object.keys(adapted.ui).length > 0) ui[name] = adapted.ui;
     }
@@ -106,6 +108,15 @@ function adaptNode(
     }
   }
   return { schema: node, ui };
+}
+
+/** A field name as Pydantic titles it: `step_seconds` -> "Step Seconds". */
+export function titleOf(name: string): string {
+  return name
+    .split(/[_\s-]+/)
+    .filter(Boolean)
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join(" ");
 }
 
 export function adaptSchema(schema: JsonSchema): AdaptedForm {

@@ -1,5 +1,5 @@
 import type { ErrorSchema } from "@rjsf/utils";
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { useParams, useSearchParams } from "react-router-dom";
 import { ExecutionPanel } from "../components/ExecutionPanel";
 import { SchemaForm } from "../form/SchemaForm";
@@ -8,6 +8,8 @@ import { useWorkflow } from "../lib/useWorkflow";
 import { useAppDispatch } from "../store";
 import { started } from "../store/executions";
 import type { FormData } from "../store/forms";
+
+const MarkdownView = lazy(() => import("../results/MarkdownView"));
 
 /** The generated page of one workflow: its form, and the execution it started. */
 export default function RunPage() {
@@ -53,11 +55,11 @@ export default function RunPage() {
             {workflow.mode}
           </span>
         </div>
-        {workflow.description.split("\n\n").map((paragraph) => (
-          <p key={paragraph} className="description">
-            {paragraph}
-          </p>
-        ))}
+        <Suspense fallback={<p className="description">{workflow.description}</p>}>
+          <div className="description">
+            <MarkdownView text={workflow.description} />
+          </div>
+        </Suspense>
         <SchemaForm
           formKey={`workflow:${workflow.name}`}
           schema={workflow.input_schema}
