@@ -238,9 +238,9 @@ def test_the_page_reconnects_through_a_server_restart_and_completes(
         server.start()
 
         execution(page, "succeeded")
-        expect(page.get_by_role("region", name="Estimate per step").locator("tbody tr")).to_have_count(
-            16
-        )
+        expect(
+            page.get_by_role("region", name="Estimate per step").locator("tbody tr")
+        ).to_have_count(16)
         expect(page.locator(".connection")).to_have_attribute("data-state", "online")
         screenshot(page, "restart-completed")
         assert page.uncaught_errors == []  # type: ignore[attr-defined]
@@ -259,7 +259,8 @@ def test_history_reopens_an_execution_and_reruns_it(page: Page, server: Server) 
         timeout=10,
     ).json()
     page.goto("/history")
-    page.get_by_role("group", name="Filter by status").get_by_role("button", name="succeeded").click()
+    statuses = page.get_by_role("group", name="Filter by status")
+    statuses.get_by_role("button", name="succeeded").click()
     item = page.locator(".history-item", has=page.get_by_text("text-stats")).first
     expect(item.locator(".status")).to_have_text("succeeded")
     page.get_by_role("button", name="failed", exact=True).click()
@@ -276,7 +277,8 @@ def test_history_reopens_an_execution_and_reruns_it(page: Page, server: Server) 
     expect(page.locator(".json-view", has_text="Events")).to_contain_text('"type": "result"')
     screenshot(page, "execution-detail")
     page.get_by_role("button", name="Re-run with the same inputs").click()
-    expect(page).to_have_url(re.compile(r"/workflows/text-stats\?execution=(?!" + started["execution_id"] + ")"))
+    rerun = re.compile(r"/workflows/text-stats\?execution=(?!" + started["execution_id"] + ")")
+    expect(page).to_have_url(rerun)
     execution(page, "succeeded")
     expect(field(page, "text")).to_have_value("One fish. Two fish.")
 

@@ -24,6 +24,10 @@ export function TableView({ table }: { table: TableData }) {
   const current = Math.min(page, pages - 1);
   const visible = rows.slice(current * PAGE_SIZE, (current + 1) * PAGE_SIZE);
   const title = table.title ?? "Table";
+  const numeric = useMemo(
+    () => table.columns.map((_, c) => table.rows.some((row) => typeof row[c] === "number")),
+    [table],
+  );
 
   const sortBy = (column: number) => {
     setSort((previous) =>
@@ -59,6 +63,7 @@ export function TableView({ table }: { table: TableData }) {
                   key={column}
                   scope="col"
                   aria-sort={sort?.column === index ? sort.direction : "none"}
+                  data-numeric={numeric[index]}
                 >
                   <button type="button" onClick={() => sortBy(index)}>
                     {column}
