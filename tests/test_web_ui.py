@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -90,3 +91,16 @@ def test_without_a_build_the_app_is_served_alone(tmp_path: Path) -> None:
         await PlainTextResponse("api")(scope, receive, send)
 
     assert with_ui(api, directory=tmp_path) is api
+
+
+def test_the_frontend_test_fixtures_match_what_the_server_sends(server: Server) -> None:
+    """The Vitest schema tests use the examples' catalog as captured in fixtures; keep it true."""
+    fixtures = Path(__file__).parents[1] / "frontend" / "src" / "test" / "fixtures"
+    for name in ("workflows", "tools"):
+        captured = json.loads((fixtures / f"{name}.json").read_text())
+        served = {item["name"]: item for item in httpx.get(f"{server.api}/{name}").json()}
+        for item in captured:
+            assert item == served[item["name"]], (
+                f"{name}.json is stale for {item['name']}: "
+                f"curl {server.api}/{name} > frontend/src/test/fixtures/{name}.json"
+            )

@@ -1,5 +1,5 @@
 import { lazy, Suspense, useEffect } from "react";
-import { Navigate, Route, Routes } from "react-router-dom";
+import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { Layout } from "./components/Layout";
 import { CatalogPage } from "./pages/CatalogPage";
 import { SignInPage } from "./pages/SignInPage";
@@ -81,7 +81,7 @@ function NotFound() {
     <section>
       <h1>Page not found</h1>
       <p>
-        There is nothing at this address. <a href="./">Back to the workflows</a>.
+        There is nothing at this address. <Link to="/">Back to the workflows</Link>.
       </p>
     </section>
   );

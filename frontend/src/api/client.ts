@@ -108,6 +108,12 @@ export async function request<T>(path: string, options: RequestOptions = {}): Pr
   return (type.includes("json") ? await response.json() : await response.text()) as T;
 }
 
+/** A list endpoint's items, whether it answers with a bare list or a page `{items}`. */
+export type ListReply<T> = T[] | { items: T[] };
+export function itemsOf<T>(reply: ListReply<T>): T[] {
+  return Array.isArray(reply) ? reply : reply.items;
+}
+
 /** True when the error means "this server has no such endpoint" (a feature not deployed). */
 export function isMissingEndpoint(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 404 || error.status === 405);

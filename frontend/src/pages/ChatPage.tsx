@@ -1,10 +1,16 @@
 import { lazy, Suspense, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
 import { useStore } from "react-redux";
 import { useNavigate, useParams } from "react-router-dom";
-import { errorMessage, isMissingEndpoint, request } from "../api/client";
+import {
+  authHeaders,
+  errorMessage,
+  isMissingEndpoint,
+  itemsOf,
+  request,
+  type ListReply,
+} from "../api/client";
 import { SocketClient } from "../api/socket";
 import type { ChatMessage, ChatSession } from "../api/types";
-import { authHeaders } from "../api/client";
 import { formatBytes, uploadFile } from "../api/upload";
 import { startTurn, type RunningTurn } from "../lib/chatTurn";
 import { useAppDispatch, useAppSelector, type RootState } from "../store";
@@ -158,10 +164,10 @@ export default function ChatPage() {
   const list = useRef<HTMLOListElement>(null);
 
   useEffect(() => {
-    request<ChatSession[] | { items: ChatSession[] }>("chat/sessions").then(
+    request<ListReply<ChatSession>>("chat/sessions").then(
       (reply) => {
         dispatch(availabilityKnown(true));
-        dispatch(sessionsLoaded(Array.isArray(reply) ? reply : reply.items));
+        dispatch(sessionsLoaded(itemsOf(reply)));
       },
       (caught: unknown) => {
         if (isMissingEndpoint(caught)) dispatch(availabilityKnown(false));
@@ -174,8 +180,8 @@ export default function ChatPage() {
     dispatch(sessionOpened(active));
     if (active === NEW_SESSION || chat.available !== "yes") return;
     const query = new URLSearchParams({ session_id: active, limit: "200" });
-    request<ChatMessage[] | { items: ChatMessage[] }>(`chat/history?${query}`).then(
-      (reply) => dispatch(historyLoaded({ session: active, messages: Array.isArray(reply) ? reply : reply.items })),
+    request<ListReply<ChatMessage>>(`chat/history?${query}`).then(
+      (reply) => dispatch(historyLoaded({ session: active, messages: itemsOf(reply) })),
       (caught: unknown) => setError(errorMessage(caught)),
     );
   }, [dispatch, active, chat.available]);

@@ -1,16 +1,16 @@
 import { useState, type FormEvent } from "react";
-import { errorMessage, request } from "../../api/client";
+import { type ListReply, errorMessage, itemsOf, request } from "../../api/client";
 import type { ApiKey } from "../../api/types";
 import { ROLES } from "./UsersPanel";
 import { Unavailable, useResource } from "./useResource";
 
 export function ApiKeysPanel() {
-  const [keys, reload] = useResource<ApiKey[] | { items: ApiKey[] }>("auth/api-keys");
+  const [keys, reload] = useResource<ListReply<ApiKey>>("auth/api-keys");
   const [error, setError] = useState<string | null>(null);
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const [name, setName] = useState("");
   const [role, setRole] = useState("");
-  const list = keys.state === "ready" ? (Array.isArray(keys.data) ? keys.data : keys.data.items) : [];
+  const list = keys.state === "ready" ? itemsOf(keys.data) : [];
 
   const create = async (event: FormEvent) => {
     event.preventDefault();

@@ -1,11 +1,12 @@
+import { itemsOf, type ListReply } from "../../api/client";
 import type { AuditEntry } from "../../api/types";
 import { Unavailable, useResource } from "./useResource";
 
 const when = (entry: AuditEntry) => entry.at ?? entry.ts ?? entry.created_at ?? "";
 
 export function AuditPanel() {
-  const [audit, reload] = useResource<AuditEntry[] | { items: AuditEntry[] }>("admin/audit?limit=100");
-  const entries = audit.state === "ready" ? (Array.isArray(audit.data) ? audit.data : audit.data.items) : [];
+  const [audit, reload] = useResource<ListReply<AuditEntry>>("admin/audit?limit=100");
+  const entries = audit.state === "ready" ? itemsOf(audit.data) : [];
   return (
     <section className="card" aria-labelledby="audit-title">
       <div className="page-head">

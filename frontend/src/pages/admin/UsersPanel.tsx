@@ -1,15 +1,15 @@
 import { useState, type FormEvent } from "react";
-import { errorMessage, request } from "../../api/client";
+import { type ListReply, errorMessage, itemsOf, request } from "../../api/client";
 import type { AdminUser } from "../../api/types";
 import { Unavailable, useResource } from "./useResource";
 
 export const ROLES = ["admin", "developer", "user", "guest"] as const;
 
 export function UsersPanel() {
-  const [users, reload] = useResource<AdminUser[] | { items: AdminUser[] }>("admin/users");
+  const [users, reload] = useResource<ListReply<AdminUser>>("admin/users");
   const [error, setError] = useState<string | null>(null);
   const [draft, setDraft] = useState({ username: "", password: "", role: "user" });
-  const list = users.state === "ready" ? (Array.isArray(users.data) ? users.data : users.data.items) : [];
+  const list = users.state === "ready" ? itemsOf(users.data) : [];
 
   const act = (promise: Promise<unknown>) =>
     promise.then(
