@@ -291,7 +291,7 @@ def test_tools_page_lists_agents_and_tries_a_tool(page: Page) -> None:
     page.get_by_role("button", name="gc-content").click()
     field(page, "sequence").fill("GCGCAT")
     page.get_by_role("button", name="Try it").click()
-    expect(page.locator(".tool-result")).to_contain_text("66.67")
+    expect(page.locator(".tool-result .result-text")).to_have_text("66.67")
     screenshot(page, "tools")
     field(page, "sequence").fill("hello")
     page.get_by_role("button", name="Try it").click()

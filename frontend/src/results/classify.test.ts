@@ -33,7 +33,7 @@ describe("classifyOutput", () => {
   it("shows a typed value or plain text on its own", () => {
     expect(classifyOutput({ kind: "markdown", text: "# Hi" })).toMatchObject([{ type: "typed", kind: "markdown" }]);
     expect(classifyOutput("HI HI")).toEqual([{ type: "text", label: null, text: "HI HI" }]);
-    expect(classifyOutput(3.5)).toEqual([{ type: "json", label: null, value: 3.5 }]);
+    expect(classifyOutput(66.67)).toEqual([{ type: "text", label: null, text: "66.67" }]);
   });
 
   it("does not make a table of nested records", () => {

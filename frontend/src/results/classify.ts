@@ -50,6 +50,7 @@ function sectionFor(label: string | null, value: unknown): Section {
   const kind = typedKind(value);
   if (kind) return { type: "typed", kind, label, value: value as Plain };
   if (typeof value === "string") return { type: "text", label, text: value };
+  if (isScalar(value)) return { type: "text", label, text: String(value) };
   if (Array.isArray(value)) {
     const table = recordsTable(value);
     if (table && label) return { type: "records", label, table };
