@@ -6,6 +6,7 @@ import { ResultView } from "../results/ResultView";
 import { JsonView } from "../results/JsonView";
 import { ProgressBar } from "./ProgressBar";
 import { StatusBadge } from "./StatusBadge";
+import { ErrorMessage } from "./ErrorMessage";
 
 const STREAM_NOTE: Record<string, string> = {
   connecting: "connecting…",
@@ -72,11 +73,7 @@ export function ExecutionPanel({ id, showEvents = false }: { id: string; showEve
           Live updates stopped: {execution.streamError}
         </p>
       )}
-      {cancelError && (
-        <p className="error" role="alert">
-          {cancelError}
-        </p>
-      )}
+      <ErrorMessage message={cancelError} />
       {execution.chunks.length > 0 && (
         <pre className="stream-output" aria-live="polite" aria-label="Streamed output">
           {streamedText(execution.chunks)}

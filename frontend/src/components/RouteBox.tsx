@@ -5,6 +5,7 @@ import type { RouteReply } from "../api/types";
 import { prefillFromQuery } from "../form/adapt";
 import { useAppDispatch, useAppSelector } from "../store";
 import { replaced } from "../store/forms";
+import { ErrorMessage } from "./ErrorMessage";
 
 const percent = (value: number) => `${Math.round(value * 100)}%`;
 
@@ -56,11 +57,7 @@ export function RouteBox() {
           {busy ? "Finding…" : "Find workflow"}
         </button>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {reply && (
         <div className="route-result" aria-live="polite">
           {reply.workflow ? (

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState, type DragEvent } from "react";
 import { errorMessage } from "../api/client";
 import type { FileInfo } from "../api/types";
 import { formatBytes, uploadFile, type Upload } from "../api/upload";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 const KNOWN_KEY = "nanobrain.files";
 
@@ -124,11 +125,7 @@ export function FileWidget({ id, value, onChange, disabled, readonly, label, req
           </button>
         </div>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
     </div>
   );
 }

@@ -4,6 +4,7 @@ import type { WorkflowInfo } from "../api/types";
 import { RouteBox } from "../components/RouteBox";
 import { useAppSelector } from "../store";
 import { filterWorkflows, tagCounts } from "../store/catalog";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 function WorkflowCard({ workflow }: { workflow: WorkflowInfo }) {
   const summary = workflow.description.split("\n\n")[0] ?? "";
@@ -76,11 +77,7 @@ export function CatalogPage() {
         ))}
       </div>
       {status === "loading" && workflows.length === 0 && <p role="status">Loading workflows…</p>}
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {status === "ready" && shown.length === 0 && <p>No workflow matches.</p>}
       <ul className="card-grid">
         {shown.map((workflow) => (

@@ -25,6 +25,7 @@ import {
   type DisplayMessage,
 } from "../store/chat";
 import { streamStateChanged } from "../store/connection";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 const MarkdownView = lazy(() => import("../results/MarkdownView"));
 
@@ -114,7 +115,7 @@ function Composer({ onSend, onStop, busy }: {
         </ul>
       )}
       {uploading !== null && <progress max={1} value={uploading} aria-label="Attachment upload" />}
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorMessage message={error} />
       <label htmlFor="chat-input" className="visually-hidden">Message</label>
       <textarea
         id="chat-input"
@@ -272,7 +273,7 @@ export default function ChatPage() {
           )}
         </ol>
         {messages.length === 0 && !chat.turn && <p className="muted">Ask anything to start.</p>}
-        {(chat.error || error) && <p className="error" role="alert">{chat.error ?? error}</p>}
+        <ErrorMessage message={chat.error ?? error} />
         <Composer onSend={send} onStop={() => running.current?.stop()} busy={chat.turn !== null} />
       </section>
     </div>

@@ -8,6 +8,7 @@ import { JsonView } from "../results/JsonView";
 import { useAppDispatch, useAppSelector } from "../store";
 import { started } from "../store/executions";
 import { replaced } from "../store/forms";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 type Input = Record<string, unknown>;
 
@@ -56,11 +57,7 @@ export default function ExecutionPage() {
           Re-run with the same inputs
         </button>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {input && <JsonView label="Inputs" value={input} open />}
       <ExecutionPanel id={id} showEvents />
     </div>

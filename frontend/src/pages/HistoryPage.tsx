@@ -4,6 +4,7 @@ import { errorMessage, request } from "../api/client";
 import type { ExecutionPage, ExecutionStatus, ExecutionSummary } from "../api/types";
 import { StatusBadge } from "../components/StatusBadge";
 import { useAppSelector } from "../store";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 const STATUSES: ExecutionStatus[] = ["queued", "running", "succeeded", "failed", "cancelled"];
 const PAGE = 25;
@@ -86,11 +87,7 @@ export default function HistoryPage() {
           </select>
         </label>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {!loading && items.length === 0 && !error && <p>No executions yet.</p>}
       <ul className="history-list">
         {items.map((item) => (

@@ -8,6 +8,7 @@ import { useWorkflow } from "../lib/useWorkflow";
 import { useAppDispatch } from "../store";
 import { started } from "../store/executions";
 import type { FormData } from "../store/forms";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 const MarkdownView = lazy(() => import("../results/MarkdownView"));
 
@@ -22,13 +23,7 @@ export default function RunPage() {
   const [fieldErrors, setFieldErrors] = useState<ErrorSchema | undefined>();
   const executionId = params.get("execution");
 
-  if (error) {
-    return (
-      <p className="error" role="alert">
-        {error}
-      </p>
-    );
-  }
+  if (error) return <ErrorMessage message={error} />;
   if (!workflow) return <p role="status">Loading {name}…</p>;
 
   const run = async (input: FormData) => {
@@ -73,11 +68,7 @@ export default function RunPage() {
             </button>
           </div>
         </SchemaForm>
-        {message && (
-          <p className="error" role="alert">
-            {message}
-          </p>
-        )}
+        <ErrorMessage message={message} />
       </section>
       {executionId && <ExecutionPanel key={executionId} id={executionId} />}
     </div>

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { apiUrl } from "../api/client";
 import { useAppDispatch, useAppSelector } from "../store";
 import { signIn } from "../store/auth";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 /** Password sign-in, plus one button per configured OpenID Connect provider. */
 export function SignInPage() {
@@ -33,7 +34,7 @@ export function SignInPage() {
             onChange={(e) => setPassword(e.target.value)}
           />
         </label>
-        {error && <p className="error" role="alert">{error}</p>}
+        <ErrorMessage message={error} />
         <button type="submit" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </button>

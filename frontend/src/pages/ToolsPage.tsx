@@ -7,6 +7,7 @@ import { problemToErrorSchema } from "../form/adapt";
 import { SchemaForm } from "../form/SchemaForm";
 import { ResultView } from "../results/ResultView";
 import { useAppSelector } from "../store";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 function ToolRunner({ tool }: { tool: ToolInfo }) {
   const [result, setResult] = useState<{ value: unknown } | null>(null);
@@ -52,11 +53,7 @@ function ToolRunner({ tool }: { tool: ToolInfo }) {
           </button>
         </div>
       </SchemaForm>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
       {result && (
         <div className="tool-result" aria-live="polite">
           <h3>Result</h3>

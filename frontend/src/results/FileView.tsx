@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { errorMessage, fetchBlob, saveBlob } from "../api/client";
 import { formatBytes } from "../api/upload";
+import { ErrorMessage } from "../components/ErrorMessage";
 
 /** A File output: its name and size, and a download with the caller's credentials. */
 export function FileView({ file }: { file: Record<string, unknown> }) {
@@ -19,11 +20,7 @@ export function FileView({ file }: { file: Record<string, unknown> }) {
       <button type="button" onClick={() => void download()}>
         Download
       </button>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorMessage message={error} />
     </div>
   );
 }

@@ -3,6 +3,7 @@ import { type ListReply, errorMessage, itemsOf, request } from "../../api/client
 import type { ApiKey } from "../../api/types";
 import { ROLES } from "./UsersPanel";
 import { Unavailable, useResource } from "./useResource";
+import { ErrorMessage } from "../../components/ErrorMessage";
 
 export function ApiKeysPanel() {
   const [keys, reload] = useResource<ListReply<ApiKey>>("auth/api-keys");
@@ -36,7 +37,7 @@ export function ApiKeysPanel() {
       <h2 id="keys-title">API keys</h2>
       {keys.state === "missing" && <Unavailable what="API key management" path="/api/v1/auth/api-keys" />}
       {keys.state === "failed" && <p className="error">{keys.error}</p>}
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorMessage message={error} />
       {created && (
         <div className="notice" role="alert">
           <p>

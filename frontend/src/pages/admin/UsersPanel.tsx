@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { type ListReply, errorMessage, itemsOf, request } from "../../api/client";
 import type { AdminUser } from "../../api/types";
 import { Unavailable, useResource } from "./useResource";
+import { ErrorMessage } from "../../components/ErrorMessage";
 
 export const ROLES = ["admin", "developer", "user", "guest"] as const;
 
@@ -31,7 +32,7 @@ export function UsersPanel() {
       <h2 id="users-title">Users and roles</h2>
       {users.state === "missing" && <Unavailable what="User management" path="/api/v1/admin/users" />}
       {users.state === "failed" && <p className="error">{users.error}</p>}
-      {error && <p className="error" role="alert">{error}</p>}
+      <ErrorMessage message={error} />
       {users.state === "ready" && (
         <>
           <table className="compact">
