@@ -48,6 +48,7 @@ from nanobrain.web.routers import (
     workflows,
 )
 from nanobrain.web.state import AppState
+from nanobrain.web.ui import with_ui
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
@@ -157,8 +158,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
 
 
 def create_app(settings: Settings, registry: Registry) -> ASGIApp:
-    """The served ASGI app: request context, CORS and body limits around the lean hot paths and
-    the FastAPI app."""
+    """The served ASGI app: request context, the web UI, CORS and body limits around the lean hot
+    paths and the FastAPI app."""
     api = create_api(settings, registry)
     app: ASGIApp = LeanDispatcher(api, ROUTERS, API_PREFIX)
     web = settings.web_interface
@@ -185,4 +186,5 @@ def create_app(settings: Settings, registry: Registry) -> ASGIApp:
             ],
         )
         app = CrossOriginOnly(app, cors)
+    app = with_ui(app, root_path=web.server_config.root_path)
     return RequestContextMiddleware(app, prefix=API_PREFIX, metrics=web.monitoring.enabled)
