@@ -392,6 +392,9 @@ def test_chat_says_when_the_server_has_none(page: Page, server: Server) -> None:
     expect(page.get_by_text("Chat is not available on this server")).to_be_visible()
 
 
+ADMIN_PASSWORD = "e2e-admin-password"
+
+
 @pytest.fixture
 def auth_server(tmp_path: Path) -> Iterator[Server]:
     server = Server(
@@ -399,6 +402,8 @@ def auth_server(tmp_path: Path) -> Iterator[Server]:
         env={
             "NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__ENABLED": "true",
             "NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__JWT_SECRET": "e2e-secret-" + "x" * 32,
+            "NANOBRAIN_ADMIN_USERNAME": "admin",
+            "NANOBRAIN_ADMIN_PASSWORD": ADMIN_PASSWORD,
         },
     )
     server.start()
@@ -411,7 +416,7 @@ def auth_server(tmp_path: Path) -> Iterator[Server]:
 
 def _admin_token(server: Server) -> str:
     reply = httpx.post(
-        f"{server.api}/auth/login", json={"username": "admin", "password": "admin"}, timeout=10
+        f"{server.api}/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10
     )
     assert reply.status_code == 200, reply.text
     return str(reply.json()["access_token"])
@@ -427,7 +432,7 @@ def test_sign_in_and_out(browser: Browser, auth_server: Server) -> None:
         page.get_by_label("Password").fill("wrong")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_be_visible()
-        page.get_by_label("Password").fill("admin")
+        page.get_by_label("Password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator(".workflow-card").first).to_be_visible()
         page.goto("/admin")

@@ -37,11 +37,16 @@ export function persistChanges(store: AppStore, save = savePersisted): () => voi
     const { forms: f, theme: t, auth: a } = store.getState();
     const current = [f, t, a.session];
     if (current.every((value, i) => value === last[i])) return;
+    const sessionChanged = a.session !== last[2];
     last = current;
     if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
+    const write = () => {
       const state = store.getState();
       save({ drafts: draftsOf(state.forms), theme: state.theme, session: state.auth.session });
-    }, 300);
+    };
+    // A new or ended session is saved at once (a reload right after signing in keeps it);
+    // drafts and theme are batched.
+    if (sessionChanged) write();
+    else timer = setTimeout(write, 300);
   });
 }
