@@ -15,12 +15,18 @@ from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.routing.analyzer import LexicalAnalyzer
+from nanobrain.llm.factory import provider_from_settings
+from nanobrain.runtime import agents
+from nanobrain.runtime.assistant import NAME as ASSISTANT
+from nanobrain.runtime.assistant import assistant_runnable, is_builtin
+from nanobrain.runtime.chat import ChatService
 from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.executors.local import LocalExecutor
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.store.blobs import LocalBlobStore
+from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
@@ -31,12 +37,14 @@ from nanobrain.web.middleware import (
     CrossOriginOnly,
     RequestContextMiddleware,
 )
-from nanobrain.web.routers import admin, catalog, executions, files, route, workflows
+from nanobrain.web.routers import admin, catalog, chat, executions, files, route, workflows
 from nanobrain.web.state import AppState
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-ROUTERS = [module.router for module in (workflows, executions, files, catalog, admin, route)]
+ROUTERS = [
+    module.router for module in (workflows, executions, files, catalog, chat, admin, route)
+]
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
@@ -62,14 +70,20 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         LocalExecutor(runtime.max_concurrency, runtime.shutdown_grace_seconds),
         file_service,
         default_timeout=runtime.default_timeout_seconds,
+        llm=provider_from_settings(settings.llm),
     )
+    analyzer = LexicalAnalyzer()
+    agents.install(service)
+    if is_builtin(registry.workflows.get(ASSISTANT)):  # a registered `assistant` takes precedence
+        registry.workflows[ASSISTANT] = assistant_runnable(service, analyzer)
     return AppState(
         settings=settings,
         registry=registry,
         engine=engine,
         executions=service,
         files=file_service,
-        analyzer=LexicalAnalyzer(),
+        analyzer=analyzer,
+        chat=ChatService(ChatRepository(engine), service, settings.chat_workflow),
     )
 
 

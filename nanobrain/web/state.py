@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.routing.analyzer import RequestAnalyzer
+from nanobrain.runtime.chat import ChatService
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.service import ExecutionService
 
@@ -25,6 +26,7 @@ class AppState:
     executions: ExecutionService
     files: FileService
     analyzer: RequestAnalyzer
+    chat: ChatService
     ready: bool = False
     interrupted_at_start: int = 0
     extras: dict[str, object] = field(default_factory=dict)

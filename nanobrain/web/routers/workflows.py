@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -20,7 +19,7 @@ from nanobrain.web.body import media_type, parse_json, read_capped, read_form, u
 from nanobrain.web.deps import require
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
-from nanobrain.web.responses import JSON, dumps, problem
+from nanobrain.web.responses import JSON, problem
 from nanobrain.web.schemas import (
     Accepted,
     ExecuteRequest,
@@ -32,9 +31,9 @@ from nanobrain.web.schemas import (
     status_body,
 )
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.streaming import event_stream, resume_point
 
 router = APIRouter(tags=["workflows"])
-SSE_PING_SECONDS = 15
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
 
 _EXECUTE_BODY = {
@@ -272,31 +271,5 @@ async def cancel(request: Request, user: User) -> Response:
 )
 async def events(request: Request, user: User) -> Response:
     record = await _visible(request, user)
-    start = _resume_point(request)
-    stream = app_state(request).executions.events(record, start)
-    return EventSourceResponse(
-        _sse(stream), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-store"}
-    )
-
-
-def _resume_point(request: Request) -> int:
-    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
-    header = request.headers.get("last-event-id")
-    if header is not None:
-        if not header.isdigit() or len(header) > 18:
-            raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
-        return int(header)
-    after = request.query_params.get("after")
-    if after is None:
-        return 0
-    if not after.isdigit() or len(after) > 18:
-        raise InvalidInput(
-            "`after` must be an event id",
-            [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],
-        )
-    return int(after)
-
-
-async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
-    async for event in events:
-        yield ServerSentEvent(data=dumps(event.envelope()).decode(), event=event.type, id=event.id)
+    start = resume_point(request)
+    return event_stream(request, app_state(request).executions.events(record, start))
