@@ -112,7 +112,9 @@ class LlamaCppProvider(LLMProvider):
                     yield TextDelta(delta["content"])
                 for call in delta.get("tool_calls") or ():
                     tokens += 1
-                    slot = calls.setdefault(call.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                    slot = calls.setdefault(
+                        call.get("index", 0), {"id": "", "name": "", "arguments": ""}
+                    )
                     slot["id"] = call.get("id") or slot["id"]
                     function = call.get("function") or {}
                     slot["name"] = function.get("name") or slot["name"]

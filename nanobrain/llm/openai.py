@@ -86,7 +86,9 @@ class OpenAIProvider(LLMProvider):
         except _TRANSIENT as exc:
             raise TransientLLMError(f"the model server is unavailable: {exc}") from exc
         except openai.APIStatusError as exc:
-            raise LLMError(f"the model server refused the request ({exc.status_code}): {exc}") from exc
+            raise LLMError(
+                f"the model server refused the request ({exc.status_code}): {exc}"
+            ) from exc
         calls: dict[int, dict[str, str]] = {}
         reason = "stop"
         usage = Usage()

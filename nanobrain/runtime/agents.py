@@ -53,7 +53,9 @@ def conversation(ctx: Context, instructions: str, message: str) -> list[Message]
     for item in ctx.history:
         tool = item.get("tool")
         if item.get("role") == "tool" and isinstance(tool, dict):
-            call = ToolCall(tool.get("call_id", "call"), tool.get("name", ""), tool.get("arguments", "{}"))
+            call = ToolCall(
+                tool.get("call_id", "call"), tool.get("name", ""), tool.get("arguments", "{}")
+            )
             messages.append({"role": "assistant", "content": None, "tool_calls": [call.openai()]})
             messages.append({"role": "tool", "tool_call_id": call.id, "content": item["content"]})
         elif item.get("role") in ("user", "assistant"):
@@ -118,7 +120,10 @@ async def _call_tool(
     if spec is None:
         outcome["error"] = {"type": "unknown_tool", "message": f"there is no tool {call.name!r}"}
     elif not isinstance(arguments, dict):
-        outcome["error"] = {"type": "invalid_arguments", "message": "arguments must be a JSON object"}
+        outcome["error"] = {
+            "type": "invalid_arguments",
+            "message": "arguments must be a JSON object",
+        }
     else:
         try:
             record = await service.run_nested(spec, arguments, ctx.user)

@@ -54,7 +54,9 @@ def assistant_runnable(service: ExecutionService, analyzer: RequestAnalyzer) -> 
             tools = [
                 name for name, spec in service.registry.tools.items() if spec.allows(ctx.user.role)
             ]
-            agent = Agent(name=NAME, description="assistant", instructions=INSTRUCTIONS, tools=tools)
+            agent = Agent(
+                name=NAME, description="assistant", instructions=INSTRUCTIONS, tools=tools
+            )
             return await run_agent(ctx, agent, message, service)
         reply = await _route_and_run(ctx, message, attachments, service, analyzer)
         for piece in re.findall(r"\S+\s*|\s+", reply):
@@ -107,7 +109,9 @@ async def _route_and_run(
     )
 
 
-def _inputs(spec: Runnable, message: str, attachments: list[File]) -> tuple[dict[str, Any], list[str]]:
+def _inputs(
+    spec: Runnable, message: str, attachments: list[File]
+) -> tuple[dict[str, Any], list[str]]:
     """The input the message supplies for `spec`, and the required fields it leaves missing."""
     schema = spec.input_schema
     properties: dict[str, Any] = schema.get("properties", {})
@@ -162,8 +166,8 @@ def _how_to(spec: Runnable, missing: list[str]) -> str:
     return (
         f"That sounds like **{spec.name}**: {spec.description.splitlines()[0]}\n\n"
         f"It needs:\n{fields}\n\n"
-        f"Give the text after a colon (\"{spec.name}: ...\"), attach the file, or use its form "
-        f"(POST /api/v1/workflows/execute with workflow \"{spec.name}\")."
+        f'Give the text after a colon ("{spec.name}: ..."), attach the file, or use its form '
+        f'(POST /api/v1/workflows/execute with workflow "{spec.name}").'
     )
 
 
@@ -175,6 +179,6 @@ def _capabilities(candidates: list[Runnable]) -> str:
     return (
         "I could not tell which workflow you mean. Without a language model configured I can run "
         f"these workflows for you:\n{lines}\n\n"
-        "Describe what you want and give its input (for example \"count the words in: ...\"), "
+        'Describe what you want and give its input (for example "count the words in: ..."), '
         "attach a file, or use a workflow's form."
     )

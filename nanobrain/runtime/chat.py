@@ -158,9 +158,7 @@ class ChatService:
                     f"unknown file_id {file_id!r}",
                     [{"loc": ["body", ATTACHMENTS, index], "msg": "unknown file", "type": "file"}],
                 ) from exc
-            files.append(
-                {"file_id": record.id, "filename": record.filename, "size": record.size}
-            )
+            files.append({"file_id": record.id, "filename": record.filename, "size": record.size})
         return files
 
     async def latest_turn(self, session_id: str, user: User) -> str:

@@ -43,7 +43,9 @@ def lookup(runnables: Runnables, kind: str, name: str) -> Runnable | None:
 class ChatTurns(Protocol):
     """Where chat turns keep their conversation (the chat service)."""
 
-    async def open_turn(self, record: ExecutionRecord) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    async def open_turn(
+        self, record: ExecutionRecord
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """The session's earlier messages and its state."""
 
     async def close_turn(

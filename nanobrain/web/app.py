@@ -14,8 +14,8 @@ from starlette.types import ASGIApp
 from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
-from nanobrain.routing.analyzer import LexicalAnalyzer
 from nanobrain.llm.factory import provider_from_settings
+from nanobrain.routing.analyzer import LexicalAnalyzer
 from nanobrain.runtime import agents
 from nanobrain.runtime.assistant import NAME as ASSISTANT
 from nanobrain.runtime.assistant import assistant_runnable, is_builtin
@@ -37,13 +37,13 @@ from nanobrain.web.middleware import (
     CrossOriginOnly,
     RequestContextMiddleware,
 )
-from nanobrain.web.routers import admin, catalog, chat, executions, files, route, workflows
+from nanobrain.web.routers import admin, catalog, chat, executions, files, route, workflows, ws
 from nanobrain.web.state import AppState
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ROUTERS = [
-    module.router for module in (workflows, executions, files, catalog, chat, admin, route)
+    module.router for module in (workflows, executions, files, catalog, chat, admin, route, ws)
 ]
 
 
@@ -138,7 +138,11 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
 def create_app(settings: Settings, registry: Registry) -> ASGIApp:
     """The served ASGI app: request context, CORS and body limits around the lean hot paths and
     the FastAPI app."""
-    api = create_api(settings, registry)
+    return wrap(create_api(settings, registry), settings)
+
+
+def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
+    """`api` behind the lean dispatcher and the middleware."""
     app: ASGIApp = LeanDispatcher(api, ROUTERS, API_PREFIX)
     web = settings.web_interface
     limits = web.limits

@@ -52,21 +52,25 @@ def draining_data() -> dict[str, object]:
 
 
 async def _encode(events: AsyncIterator[Event], state: AppState) -> AsyncIterator[ServerSentEvent]:
+    state.stream_opened()
     last: Event | None = None
     try:
-        async for event in events:
-            last = event
+        try:
+            async for event in events:
+                last = event
+                yield ServerSentEvent(
+                    data=dumps(event.envelope()).decode(), event=event.type, id=event.id
+                )
+        except StreamLagged as exc:
+            # No `id:`: the client's Last-Event-ID stays at the last event it really received.
+            yield ServerSentEvent(data=dumps(lagged_data(exc)).decode(), event="error")
+            return
+        if (last is None or not last.final) and state.executions.bus.interrupted:
             yield ServerSentEvent(
-                data=dumps(event.envelope()).decode(), event=event.type, id=event.id
+                data=dumps(draining_data()).decode(), event=RECONNECT, retry=RETRY_MS
             )
-    except StreamLagged as exc:
-        # No `id:`: the client's Last-Event-ID stays at the last event it really received.
-        yield ServerSentEvent(data=dumps(lagged_data(exc)).decode(), event="error")
-        return
-    if (last is None or not last.final) and state.executions.bus.interrupted:
-        yield ServerSentEvent(
-            data=dumps(draining_data()).decode(), event=RECONNECT, retry=RETRY_MS
-        )
+    finally:
+        state.stream_closed()
 
 
 def event_stream(

@@ -17,7 +17,13 @@ from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.body import parse_json, read_capped
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON, problem
-from nanobrain.web.routers.chat import finished_reply, parse, request_id, turn_stream
+from nanobrain.web.routers.chat import (
+    as_response,
+    finished_reply,
+    parse,
+    request_id,
+    turn_stream,
+)
 from nanobrain.web.schemas import (
     AgentCapabilities,
     AgentInfo,

@@ -83,7 +83,7 @@ async def execute(request: Request, user: User) -> Response:
     state = app_state(request)
     body, form = await _read_execute_request(request, state)
     try:
-        runnable, routed = _pick_workflow(body, state, user)
+        runnable, routed = pick_workflow(body, state, user)
         if form is not None:
             body.input = await _store_uploads(form, body.input, runnable, state, user)
     finally:
@@ -186,7 +186,7 @@ async def _store_uploads(
     return data
 
 
-def _pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
+def pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
     if body.workflow:
         return state.executions.runnable("workflow", body.workflow, user), False
     if not body.query:
