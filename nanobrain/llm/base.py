@@ -114,6 +114,7 @@ class ChatRequest:
     tool_choice: str | None = None  # None/"auto", "none", "required", or a tool's name
     max_tokens: int | None = None
     temperature: float | None = None
+    stream: bool = True  # False: the caller wants the whole answer (exact usage, one round trip)
 
 
 @dataclass
@@ -152,6 +153,10 @@ class LLMProvider(ABC):
         temperature: float | None = None,
     ) -> AsyncIterator[LLMEvent]:
         request = ChatRequest(list(messages), tuple(tools), tool_choice, max_tokens, temperature)
+        async for event in self._with_retries(request):
+            yield event
+
+    async def _with_retries(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
         attempt = 0
         while True:
             streamed = False
@@ -187,13 +192,10 @@ class LLMProvider(ABC):
         temperature: float | None = None,
     ) -> Completion:
         parts: list[str] = []
-        async for event in self.stream(
-            messages,
-            tools=tools,
-            tool_choice=tool_choice,
-            max_tokens=max_tokens,
-            temperature=temperature,
-        ):
+        request = ChatRequest(
+            list(messages), tuple(tools), tool_choice, max_tokens, temperature, stream=False
+        )
+        async for event in self._with_retries(request):
             if isinstance(event, TextDelta):
                 parts.append(event.text)
             else:

@@ -41,7 +41,7 @@ class LlamaCppProvider(LLMProvider):
     ):
         super().__init__(model_path.stem, retry)
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LogitsProcessorList
         except ImportError as exc:
             raise LLMError(
                 'the local provider needs llama-cpp-python: pip install "nanobrain[local]"'
@@ -60,6 +60,7 @@ class LlamaCppProvider(LLMProvider):
         )
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self._counter = LogitsProcessorList
         self._busy = asyncio.Lock()  # a llama context generates one answer at a time
 
     async def _attempt(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
@@ -91,7 +92,7 @@ class LlamaCppProvider(LLMProvider):
 
     def _generate(self, request: ChatRequest) -> Iterator[LLMEvent]:
         """Runs in the worker thread."""
-        options: dict[str, Any] = {"stream": True}
+        options: dict[str, Any] = {"stream": request.stream}
         max_tokens = request.max_tokens or self.max_tokens
         if max_tokens is not None:
             options["max_tokens"] = max_tokens
@@ -101,27 +102,38 @@ class LlamaCppProvider(LLMProvider):
         if request.tools:
             options["tools"] = [tool.openai() for tool in request.tools]
             options["tool_choice"] = tool_choice_option(request.tool_choice)
+        sampled = [0]  # tokens sampled: streamed chunks may hold several, or none
+
+        def count(input_ids: Any, scores: Any) -> Any:
+            sampled[0] += 1
+            return scores
+
+        options["logits_processor"] = self._counter([count])
+        answer: Any = self.llama.create_chat_completion(
+            messages=list(request.messages),  # type: ignore[arg-type]
+            **options,
+        )
+        if not request.stream:
+            yield from _whole(answer)
+            return
         calls: dict[int, dict[str, str]] = {}
         reason = "stop"
-        tokens = 0
-        for chunk in self.llama.create_chat_completion(messages=list(request.messages), **options):
+        for chunk in answer:
             for choice in chunk["choices"]:
                 delta = choice.get("delta") or {}
                 if delta.get("content"):
-                    tokens += 1
                     yield TextDelta(delta["content"])
                 for call in delta.get("tool_calls") or ():
-                    tokens += 1
                     slot = calls.setdefault(
                         call.get("index", 0), {"id": "", "name": "", "arguments": ""}
                     )
                     slot["id"] = call.get("id") or slot["id"]
                     function = call.get("function") or {}
-                    slot["name"] = function.get("name") or slot["name"]
+                    slot["name"] = slot["name"] or function.get("name") or ""
                     slot["arguments"] += function.get("arguments") or ""
                 if choice.get("finish_reason"):
                     reason = choice["finish_reason"]
-        usage = Usage(self._prompt_tokens(tokens), tokens)
+        usage = Usage(self._prompt_tokens(sampled[0]), sampled[0])
         tool_calls = tuple(
             ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"] or "{}")
             for index, slot in sorted(calls.items())
@@ -133,3 +145,20 @@ class LlamaCppProvider(LLMProvider):
     def _prompt_tokens(self, generated: int) -> int:
         """The context holds the prompt and all but the last generated token."""
         return max(0, int(self.llama.n_tokens) - max(0, generated - 1))
+
+
+def _whole(answer: Any) -> Iterator[LLMEvent]:
+    choice = answer["choices"][0]
+    message = choice["message"]
+    if message.get("content"):
+        yield TextDelta(message["content"])
+    calls = tuple(
+        ToolCall(call["id"], call["function"]["name"], call["function"]["arguments"] or "{}")
+        for call in message.get("tool_calls") or ()
+    )
+    usage = answer["usage"]
+    yield Finished(
+        "tool_calls" if calls else choice.get("finish_reason") or "stop",
+        Usage(usage["prompt_tokens"], usage["completion_tokens"]),
+        calls,
+    )

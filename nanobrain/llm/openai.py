@@ -64,12 +64,10 @@ class OpenAIProvider(LLMProvider):
         await self.client.close()
 
     async def _attempt(self, request: ChatRequest) -> AsyncIterator[LLMEvent]:
-        options: dict[str, Any] = {
-            "model": self.model,
-            "messages": list(request.messages),
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+        options: dict[str, Any] = {"model": self.model, "messages": list(request.messages)}
+        if request.stream:
+            options["stream"] = True
+            options["stream_options"] = {"include_usage": True}
         max_tokens = request.max_tokens or self.max_tokens
         if max_tokens is not None:
             options["max_tokens"] = max_tokens
@@ -82,13 +80,18 @@ class OpenAIProvider(LLMProvider):
             options["tools"] = [tool.openai() for tool in request.tools]
             options["tool_choice"] = tool_choice_option(request.tool_choice)
         try:
-            stream = await self.client.chat.completions.create(**options)
+            answer = await self.client.chat.completions.create(**options)
         except _TRANSIENT as exc:
             raise TransientLLMError(f"the model server is unavailable: {exc}") from exc
         except openai.APIStatusError as exc:
             raise LLMError(
                 f"the model server refused the request ({exc.status_code}): {exc}"
             ) from exc
+        if not request.stream:
+            for event in _whole(answer):
+                yield event
+            return
+        stream = answer
         calls: dict[int, dict[str, str]] = {}
         reason = "stop"
         usage = Usage()
@@ -108,7 +111,8 @@ class OpenAIProvider(LLMProvider):
                         if call.id:
                             slot["id"] = call.id
                         if call.function is not None:
-                            slot["name"] += call.function.name or ""
+                            # Some servers repeat the name in every chunk: keep the first.
+                            slot["name"] = slot["name"] or call.function.name or ""
                             slot["arguments"] += call.function.arguments or ""
                     if choice.finish_reason:
                         reason = choice.finish_reason
@@ -117,7 +121,8 @@ class OpenAIProvider(LLMProvider):
         finally:
             await stream.close()
         if usage.completion_tokens == 0 and deltas:
-            # Servers that do not report usage when streaming: each delta is one token.
+            # A server that reports no usage while streaming (llama.cpp's Python server): count
+            # the deltas, a lower bound on the tokens; the prompt stays unknown (0).
             usage = Usage(usage.prompt_tokens, deltas)
         tool_calls = tuple(
             ToolCall(slot["id"] or f"call_{index}", slot["name"], slot["arguments"] or "{}")
@@ -126,3 +131,20 @@ class OpenAIProvider(LLMProvider):
         if tool_calls and reason == "stop":
             reason = "tool_calls"
         yield Finished(reason, usage, tool_calls)
+
+
+def _whole(answer: Any) -> list[LLMEvent]:
+    """A non-streamed completion as events: its text, then how it finished."""
+    choice = answer.choices[0]
+    message = choice.message
+    events: list[LLMEvent] = [TextDelta(message.content)] if message.content else []
+    calls = tuple(
+        ToolCall(call.id, call.function.name, call.function.arguments or "{}")
+        for call in message.tool_calls or ()
+        if getattr(call, "function", None) is not None
+    )
+    usage = Usage()
+    if answer.usage is not None:
+        usage = Usage(answer.usage.prompt_tokens, answer.usage.completion_tokens)
+    events.append(Finished(choice.finish_reason or "stop", usage, calls))
+    return events
