@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from nanobrain import __version__
@@ -32,12 +33,23 @@ from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher
+from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
     CrossOriginOnly,
     RequestContextMiddleware,
 )
-from nanobrain.web.routers import admin, catalog, chat, executions, files, route, workflows, ws
+from nanobrain.web.routers import (
+    admin,
+    catalog,
+    chat,
+    executions,
+    files,
+    openai_compat,
+    route,
+    workflows,
+    ws,
+)
 from nanobrain.web.state import AppState
 
 log = logging.getLogger(__name__)
@@ -92,6 +104,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     state (migrations, recovery of executions a dead process left unfinished)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
+    mcp = MCPApp()
+
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, registry)
@@ -112,7 +126,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         gc.set_threshold(10_000, 20, 20)
         state.ready = True
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             state.ready = False
             await state.executions.stop()
@@ -130,6 +145,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     )
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
+    api.include_router(openai_compat.router)
+    api.router.routes.append(Route("/mcp", mcp))  # streamable HTTP has one endpoint
     problems.install(api)
     openapi.install(api, registry)
     return api
