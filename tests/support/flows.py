@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
-from nanobrain import Context, File, WorkflowError, workflow
+from nanobrain import Agent, Context, File, WorkflowError, tool, workflow
 
 
 class Count(BaseModel):
@@ -64,3 +64,40 @@ async def read_upload(ctx: Context, upload: File, more: list[File] | None = None
     """Counts the bytes of uploaded files."""
     files = [upload, *(more or [])]
     return Count(count=sum(len(file.read_bytes()) for file in files))
+
+
+@workflow(tags=["test"], mode="chat")
+async def parrot(ctx: Context, message: str) -> AsyncIterator[str]:
+    """Says which turn this is and how much history it sees, then repeats the message."""
+    ctx.session["turns"] = ctx.session.get("turns", 0) + 1
+    yield f"turn {ctx.session['turns']} (history {len(ctx.history)}):"
+    for word in message.split():
+        await asyncio.sleep(0)
+        yield f" {word}"
+
+
+@workflow(tags=["test"])
+async def flood(ctx: Context, n: int = 100_000, size: int = 100) -> Count:
+    """Emits `n` chunks of `size` characters as fast as it can."""
+    chunk = "x" * size
+    for index in range(n):
+        ctx.emit(chunk)
+        if index % 1000 == 0:
+            await asyncio.sleep(0)
+    return Count(count=n)
+
+
+@tool(tags=["test"])
+async def square(n: int) -> int:
+    """The square of an integer."""
+    return n * n
+
+
+squarer = Agent(
+    name="squarer",
+    description="Squares numbers with its tool.",
+    instructions="Square the number the user gives with the square tool.",
+    tools=("square",),
+    tool_choice="square",
+    max_steps=2,
+)
