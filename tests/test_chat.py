@@ -39,7 +39,10 @@ def test_the_stream_goes_typing_chunks_complete_and_chunks_make_the_message(
     client: httpx.Client,
 ) -> None:
     events = collect(
-        client, "/chat/stream", method="POST", json_body={"message": "one two three", "workflow": "parrot"}
+        client,
+        "/chat/stream",
+        method="POST",
+        json_body={"message": "one two three", "workflow": "parrot"},
     )
     kinds = [e.event for e in events if e.event not in ("status", "progress", "result")]
     assert kinds[0] == "typing" and kinds[-1] == "complete"
@@ -57,7 +60,10 @@ def test_the_stream_goes_typing_chunks_complete_and_chunks_make_the_message(
 
 def test_a_reconnect_resumes_the_same_turn_and_session(client: httpx.Client) -> None:
     events = collect(
-        client, "/chat/stream", method="POST", json_body={"message": "a b c d", "workflow": "parrot"}
+        client,
+        "/chat/stream",
+        method="POST",
+        json_body={"message": "a b c d", "workflow": "parrot"},
     )
     session_id = events[0].data["session_id"]
     middle = events[3].id or ""
@@ -125,7 +131,9 @@ def test_history_survives_a_restart_and_the_session_continues(tmp_path: Path) ->
         assert server.stop()
         server.start()
         with httpx.Client(base_url=server.api, timeout=30) as client:
-            again = client.post("/chat", json={"message": "second", "session_id": body["session_id"]})
+            again = client.post(
+                "/chat", json={"message": "second", "session_id": body["session_id"]}
+            )
             assert again.json()["reply"] == "turn 2 (history 2): second"
             history = client.get("/chat/history", params={"session_id": body["session_id"]}).json()
             assert [m["content"] for m in history][:2] == ["first", "turn 1 (history 0): first"]

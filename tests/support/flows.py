@@ -77,8 +77,9 @@ async def parrot(ctx: Context, message: str) -> AsyncIterator[str]:
 
 
 @workflow(tags=["test"])
-async def flood(ctx: Context, n: int = 100_000, size: int = 100) -> Count:
-    """Emits `n` chunks of `size` characters as fast as it can."""
+async def flood(ctx: Context, n: int = 100_000, size: int = 100, delay: float = 0.0) -> Count:
+    """After `delay` seconds, emits `n` chunks of `size` characters as fast as it can."""
+    await asyncio.sleep(delay)
     chunk = "x" * size
     for index in range(n):
         ctx.emit(chunk)

@@ -46,9 +46,7 @@ def collect(
     method: str = "GET",
     json_body: Any = None,
 ) -> list[SSE]:
-    with client.stream(
-        method, url, headers=headers, timeout=timeout, json=json_body
-    ) as response:
+    with client.stream(method, url, headers=headers, timeout=timeout, json=json_body) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         return list(read_events(response))

@@ -109,12 +109,17 @@ class MemoryEventBus(EventBus):
             state = self._streams.get(stream)
             if state is None:
                 return
-            for event in state.since(stream, cursor):
+            events = state.since(stream, cursor)
+            for event in events:
                 yield event
                 cursor = event.seq
                 if event.final:
                     return
-            if state.finished_at is not None or self._interrupted:
+            if self._interrupted:
+                return
+            if events:
+                continue  # more may have come while these were sent
+            if state.finished_at is not None:
                 return
             await asyncio.shield(state.changed())
 
