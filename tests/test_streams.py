@@ -86,9 +86,11 @@ def test_a_graceful_stop_tells_streams_to_reconnect(fresh_server: Server) -> Non
     ws_result: dict[str, Any] = {}
 
     def read_sse() -> None:
-        with httpx.Client(base_url=fresh_server.api, timeout=30) as client:
-            with client.stream("GET", f"/workflows/{execution_id}/events") as response:
-                sse.extend(read_events(response))
+        with (
+            httpx.Client(base_url=fresh_server.api, timeout=30) as client,
+            client.stream("GET", f"/workflows/{execution_id}/events") as response,
+        ):
+            sse.extend(read_events(response))
 
     def read_ws() -> None:
         with open_socket(fresh_server.api) as ws:
