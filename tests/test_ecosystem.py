@@ -23,7 +23,7 @@ def ai(server: Server) -> openai.OpenAI:
 
 def test_models_are_the_chat_workflows_and_agents(ai: openai.OpenAI) -> None:
     models = {model.id for model in ai.models.list()}
-    assert {"assistant", "parrot", "lab-assistant", "squarer"} <= models
+    assert {"assistant", "parrot", "lab-assistant"} <= models
     assert "text-stats" not in models  # not a chat workflow
 
 

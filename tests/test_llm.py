@@ -24,7 +24,7 @@ from nanobrain.llm import (
 from nanobrain.llm.local import LlamaCppProvider
 from nanobrain.llm.openai import OpenAIProvider
 from tests.support.llama import llama_server, tiny_model  # noqa: F401 - fixtures
-from tests.support.server import Server, free_port
+from tests.support.server import AGENTS, FLOWS, Server, free_port
 from tests.support.sse import collect
 
 SQUARE = ToolSpec(
@@ -81,6 +81,7 @@ def test_transient_failures_are_retried_with_backoff_then_reported() -> None:
 def llm_server(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:  # noqa: F811
     server = Server(
         tmp_path_factory.mktemp("llm-server"),
+        targets=["nanobrain.examples", FLOWS, AGENTS],
         env={
             "NANOBRAIN_LLM__PROVIDER": "local",
             "NANOBRAIN_LLM__MODEL_PATH": str(tiny_model),

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
-from nanobrain import Agent, Context, File, WorkflowError, tool, workflow
+from nanobrain import Context, File, WorkflowError, workflow
 
 
 class Count(BaseModel):
@@ -86,19 +86,3 @@ async def flood(ctx: Context, n: int = 100_000, size: int = 100, delay: float = 
         if index % 1000 == 0:
             await asyncio.sleep(0)
     return Count(count=n)
-
-
-@tool(tags=["test"])
-async def square(n: int) -> int:
-    """The square of an integer."""
-    return n * n
-
-
-squarer = Agent(
-    name="squarer",
-    description="Squares numbers with its tool.",
-    instructions="Square the number the user gives with the square tool.",
-    tools=("square",),
-    tool_choice="square",
-    max_steps=2,
-)
