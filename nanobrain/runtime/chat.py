@@ -125,10 +125,13 @@ class ChatService:
                 owner_id=user.id, workflow=spec.name, target_kind=spec.kind, title=message[:80]
             )
         execution_id = new_id()
-        [stored] = await self.repository.append(
+        appended = await self.repository.append(
             session.id,
             [NewMessage("user", message, attachments=files, execution_id=execution_id)],
         )
+        if not appended:
+            raise NotFound(f"no chat session {session.id!r}")
+        stored = appended[0]
         record = await self.executions.submit(
             spec,
             arguments,
@@ -212,12 +215,13 @@ class ChatService:
             )
         )
         stored = await self.repository.append(record.session_id, new, state=context.session)
-        message = stored[-1]
-        return {
-            "message_id": message.id,
+        data: dict[str, Any] = {
             "session_id": record.session_id,
             "role": "assistant",
             "content": reply,
             "usage": usage,
-            "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
         }
+        if stored:  # not when the session is gone (deleted, or never a chat session)
+            data["message_id"] = stored[-1].id
+            data["created_at"] = stored[-1].created_at.isoformat().replace("+00:00", "Z")
+        return data

@@ -154,7 +154,8 @@ class ChatRepository:
         messages: list[NewMessage],
         state: dict[str, Any] | None = None,
     ) -> list[ChatMessage]:
-        """Append messages in order (and optionally replace the session's state), atomically."""
+        """Append messages in order (and optionally replace the session's state), atomically;
+        nothing when the session no longer exists."""
         now = utcnow()
         values: dict[str, Any] = {
             "message_count": ChatSessionRow.message_count + len(messages),
@@ -169,7 +170,9 @@ class ChatRepository:
             .returning(ChatSessionRow.message_count)
         )
         async with self._engine.begin() as connection:
-            count = (await connection.execute(statement)).scalar_one()
+            count = (await connection.execute(statement)).scalar_one_or_none()
+            if count is None:
+                return []  # the session was deleted meanwhile
             stored = [
                 ChatMessage(
                     id=new_id(),

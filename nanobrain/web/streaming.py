@@ -1,6 +1,10 @@
 """Server-Sent Events for every stream (executions, chat turns, agents): one envelope, ids that
-`Last-Event-ID` resumes from, keep-alive comments, a bounded wait on slow clients, and a closing
-event that tells clients to reconnect when the server drains or the client fell too far behind.
+`Last-Event-ID` resumes from, keep-alive comments, and a closing event when the server drains
+(`reconnect`) or the client fell out of the replay log (`error`, type `lagged`).
+
+A slow client only parks its own generator at a cursor into the bus's shared ring buffer (uvicorn
+applies TCP flow control), so nothing grows per client; a vanished one is dropped when a
+keep-alive write fails.
 """
 
 from __future__ import annotations
@@ -82,7 +86,6 @@ def event_stream(
     return EventSourceResponse(
         _encode(events, state),
         ping=realtime.sse_ping_seconds,
-        send_timeout=realtime.send_timeout_seconds,
         shutdown_grace_period=realtime.drain_seconds,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )

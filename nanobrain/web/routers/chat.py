@@ -84,8 +84,15 @@ async def finished_reply(state: AppState, turn: Turn, user: User) -> tuple[int, 
     if record.status is ExecutionStatus.SUCCEEDED:
         messages = await state.chat.repository.history(turn.session.id, 20)
         reply = next(
-            m for m in reversed(messages) if m.role == "assistant" and m.execution_id == record.id
+            (
+                m
+                for m in reversed(messages)
+                if m.role == "assistant" and m.execution_id == record.id
+            ),
+            None,
         )
+        if reply is None:
+            return 404, {**common, "detail": "the session was deleted during the turn"}
         usage = None
         if reply.prompt_tokens is not None or reply.completion_tokens is not None:
             prompt, completion = reply.prompt_tokens or 0, reply.completion_tokens or 0
