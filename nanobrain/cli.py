@@ -147,6 +147,7 @@ def serve(
         "log_level": settings.web_interface.monitoring.log_level,
         "access_log": settings.web_interface.server_config.debug,
         "timeout_graceful_shutdown": settings.runtime.shutdown_grace_seconds + 5,
+        "ws_max_size": settings.web_interface.limits.max_body_bytes,
         **ssl_options,
     }
     if reload or server.reload:
@@ -154,9 +155,9 @@ def serve(
         _export_settings_env(config, profile, overrides)
         uvicorn.run("nanobrain.cli:app_from_environment", factory=True, reload=True, **common)
         return
-    from nanobrain.web.app import create_app
+    from nanobrain.web.server import serve as serve_app
 
-    uvicorn.run(create_app(settings, registry), **common)
+    serve_app(settings, registry, **common)
 
 
 def _export_settings_env(

@@ -38,9 +38,11 @@ __all__ = [
     "ConfigError",
     "CorsConfig",
     "LimitsConfig",
+    "LlmConfig",
     "MonitoringConfig",
     "OidcProviderConfig",
     "RateLimitConfig",
+    "RealtimeConfig",
     "RuntimeConfig",
     "ServerConfig",
     "Settings",
@@ -227,6 +229,46 @@ class RuntimeConfig(_Model):
     write_behind_seconds: float = Field(default=0.05, ge=0, le=10)
 
 
+class RealtimeConfig(_Model):
+    """Streaming transports: SSE keep-alives, WebSocket limits, drain on shutdown."""
+
+    sse_ping_seconds: float = Field(default=15, gt=0)
+    send_timeout_seconds: float = Field(default=30, gt=0)  # WebSocket: then close 1013
+    ws_idle_timeout_seconds: float = Field(default=300, gt=0)
+    ws_auth_timeout_seconds: float = Field(default=10, gt=0)
+    ws_max_subscriptions: int = Field(default=64, ge=1)
+    drain_seconds: float = Field(default=2, ge=0)
+
+
+class LlmConfig(_Model):
+    """The language model behind agents and the default chat workflow (none: no LLM).
+
+    `openai` speaks to any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp's server);
+    `local` runs a GGUF file in-process with llama-cpp-python (the `local` extra).
+    """
+
+    provider: Literal["none", "openai", "local"] = "none"
+    model: str = ""
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model_path: Path | None = None
+    chat_format: str = "chatml-function-calling"
+    context_length: int = Field(default=4096, ge=64)
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    timeout_seconds: float = Field(default=60, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> LlmConfig:
+        if self.provider == "openai" and not self.model:
+            raise ValueError("provider openai needs `model`")
+        if self.provider == "local" and self.model_path is None:
+            raise ValueError("provider local needs `model_path` (a GGUF file)")
+        return self
+
+
 _URL_FIELDS = ("database_url", "redis_url")
 
 
@@ -246,6 +288,9 @@ class Settings(BaseSettings):
     workflows: list[str] = []  # discovery targets (modules, files)
     web_interface: WebInterfaceConfig
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    chat_workflow: str = "assistant"  # the default chat workflow (POST /chat without `workflow`)
 
     @classmethod
     def settings_customise_sources(

@@ -6,20 +6,23 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from websockets.exceptions import ConnectionClosed
 
 from nanobrain.config import load_settings
 from nanobrain.core.registry import discover
 from nanobrain.security.policy import ROLE_PERMISSIONS
 from nanobrain.web.app import API_PREFIX, ROUTERS, create_api
-from nanobrain.web.deps import Permission
-from nanobrain.web.lean import LEAN_ATTRIBUTE
+from nanobrain.web.deps import Permission, declared_permission
+from nanobrain.web.routers import openai_compat
 from tests.support.auth import JWT_SECRET, Accounts, bearer, forge
 from tests.support.server import FLOWS, Server
+from tests.support.ws import open_socket, receive, send
 
 MISSING_ID = "0" * 32
 
@@ -34,10 +37,10 @@ class Endpoint:
         return f"{self.method} {self.path} [{self.permission or 'public'}]"
 
 
-def _permission(route: APIRoute) -> str | None:
-    lean = getattr(route.endpoint, LEAN_ATTRIBUTE, None)
-    if lean is not None:
-        return str(lean)
+def _permission(route: BaseRoute) -> str | None:
+    declared = declared_permission(getattr(route, "endpoint", None))
+    if declared is not None or not isinstance(route, APIRoute):
+        return declared
     found = [
         dependency.call.name
         for dependency in route.dependant.dependencies
@@ -49,17 +52,22 @@ def _permission(route: APIRoute) -> str | None:
 
 def route_table() -> list[Endpoint]:
     """The app's own routes (FastAPI's and the lean ones: both are in the routers the app
-    includes) and the ones FastAPI adds (the OpenAPI document and the docs)."""
+    includes, the WebSocket too), the OpenAI-compatible ones, and what is mounted on the app
+    itself (the OpenAPI document, the docs, MCP)."""
     api = create_api(load_settings(environ={}), discover(["nanobrain.examples", FLOWS]))
     routes: list[tuple[str, BaseRoute]] = [
         (API_PREFIX, r) for router in ROUTERS for r in router.routes
     ]
+    routes += [("", route) for route in openai_compat.router.routes]
     routes += [("", route) for route in api.routes if isinstance(route, Route)]
     endpoints = []
     for prefix, route in routes:
+        permission = _permission(route)
+        if isinstance(route, WebSocketRoute):
+            endpoints.append(Endpoint("WEBSOCKET", prefix + route.path, permission))
+            continue
         assert isinstance(route, Route)
-        permission = _permission(route) if isinstance(route, APIRoute) else None
-        for method in sorted(route.methods or ()):
+        for method in sorted(route.methods or {"POST"}):  # a mounted ASGI app: MCP posts
             if method != "HEAD":
                 endpoints.append(Endpoint(method, prefix + route.path, permission))
     return endpoints
@@ -89,7 +97,38 @@ def concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", MISSING_ID, path)
 
 
-def call(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> httpx.Response:
+class _Answer:
+    """What a WebSocket handshake came to, in the shape of an HTTP answer: the close code, or
+    200 once the server said `ready`."""
+
+    def __init__(self, status_code: int, text: str):
+        self.status_code = status_code
+        self.text = text
+        self.headers = {"www-authenticate": "Bearer", "content-type": "application/problem+json"}
+
+
+def _socket(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> _Answer:
+    credential = headers.get("X-API-Key") or headers.get("Authorization", "").removeprefix(
+        "Bearer "
+    )
+    ws = open_socket(server.api, credential or None)
+    try:
+        if not credential:
+            send(ws, type="ping")  # not an auth message: refused
+        reply = receive(ws)
+        return _Answer(200 if reply.get("type") == "ready" else 500, str(reply))
+    except ConnectionClosed as closed:
+        code = closed.rcvd.code if closed.rcvd else 1006
+        return _Answer(
+            {4401: 401, 4403: 403}.get(code, code), closed.rcvd.reason if closed.rcvd else ""
+        )
+    finally:
+        ws.close()
+
+
+def call(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> Any:
+    if endpoint.method == "WEBSOCKET":
+        return _socket(server, endpoint, headers)
     url = server.url + concrete(endpoint.path)
     body = {"json": {}} if endpoint.method in ("POST", "PUT", "PATCH") else {}
     return httpx.request(endpoint.method, url, headers=headers, timeout=30, **body)
@@ -98,7 +137,10 @@ def call(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> httpx.R
 def test_the_table_is_complete_and_every_route_declares_who_may_call_it() -> None:
     paths = {endpoint.path for endpoint in ENDPOINTS}
     assert {"/api/v1/workflows/execute", "/api/v1/admin/users", "/api/v1/admin/audit"} <= paths
-    assert all(e.path.startswith((API_PREFIX, "/api/docs", "/docs")) for e in ENDPOINTS)
+    assert {"/api/v1/ws", "/v1/chat/completions", "/mcp"} <= paths
+    assert all(
+        e.path.startswith((API_PREFIX, "/api/docs", "/docs", "/v1/", "/mcp")) for e in ENDPOINTS
+    )
     public = {f"{e.method} {e.path}" for e in ENDPOINTS if e.permission is None}
     assert public == PUBLIC
 

@@ -55,7 +55,7 @@ def test_a_missing_asset_is_a_404_not_the_app(server: Server) -> None:
     assert response.headers["content-type"] == "application/problem+json"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api", "/v1/models-x", "/mcp"])
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api", "/v1/models-x", "/mcp/x"])
 def test_api_namespaces_keep_their_own_404_problems(server: Server, path: str) -> None:
     response = httpx.get(server.url + path, timeout=10)
     assert response.status_code == 404

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
-from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
+from nanobrain.llm.base import LLMProvider, MeteredLLM
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import EventBus
@@ -29,8 +31,36 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped while this execution was running"
 
 
-def lookup(registry: Registry, kind: str, name: str) -> Runnable | None:
-    return (registry.workflows if kind == "workflow" else registry.tools).get(name)
+Runnables = Mapping[str, Mapping[str, Runnable]]
+"""What can run, by kind (`workflow`, `tool`, `agent`) and name."""
+
+
+def lookup(runnables: Runnables, kind: str, name: str) -> Runnable | None:
+    table = runnables.get(kind)
+    return table.get(name) if table is not None else None
+
+
+class ChatTurns(Protocol):
+    """Where chat turns keep their conversation (the chat service)."""
+
+    async def open_turn(
+        self, record: ExecutionRecord
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The session's earlier messages and its state."""
+
+    async def close_turn(
+        self, record: ExecutionRecord, context: Context, reply: str, usage: dict[str, int] | None
+    ) -> dict[str, Any]:
+        """Store the turn's tool messages, the reply and the state; return the `complete` data."""
+
+
+def reply_text(output: Any) -> str:
+    """A chat workflow's output as message text."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict) and output.get("kind") == "markdown":
+        return str(output.get("text", ""))
+    return orjson.dumps(output, option=orjson.OPT_INDENT_2).decode()
 
 
 class Publisher:
@@ -135,18 +165,21 @@ class _Sink:
 class ExecutionRunner:
     def __init__(
         self,
-        registry: Registry,
+        runnables: Runnables,
         records: ExecutionRecords,
         publisher: Publisher,
         files: FileService,
         *,
         default_timeout: float,
+        llm: LLMProvider | None = None,
     ):
-        self.registry = registry
+        self.runnables = runnables
         self.records = records
         self.publisher = publisher
         self.files = files
         self.default_timeout = default_timeout
+        self.llm = llm
+        self.chat: ChatTurns | None = None
 
     def timeout_for(self, runnable: Runnable) -> float:
         return runnable.timeout or self.default_timeout
@@ -160,7 +193,7 @@ class ExecutionRunner:
         record = await self.records.get(job.execution_id)
         if record is None or record.status is not ExecutionStatus.QUEUED:
             return  # cancelled before it started, or already handled by another worker
-        runnable = lookup(self.registry, job.kind, job.name)
+        runnable = lookup(self.runnables, job.kind, job.name)
         if runnable is None:
             self.publisher.finish(
                 record,
@@ -174,6 +207,7 @@ class ExecutionRunner:
         record.transition(ExecutionStatus.RUNNING)
         self.publisher.status(record)
         files = ExecutionFiles(self.files, job.user, record.id)
+        chat = runnable.mode == "chat"
         context = Context(
             execution_id=record.id,
             workflow=runnable.name,
@@ -181,9 +215,13 @@ class ExecutionRunner:
             sink=_Sink(self.publisher, record),
             files=files,
             session_id=record.session_id,
+            history=job.history,
+            llm=MeteredLLM(self.llm) if self.llm is not None else None,
         )
         timeout = self.timeout_for(runnable)
         try:
+            if chat:
+                await self._open_turn(record, context)
             arguments = await self._arguments(runnable, job, context)
             deadline = asyncio.timeout(timeout)
             try:
@@ -194,6 +232,8 @@ class ExecutionRunner:
                     raise _TimedOut from None
                 raise
             output = runnable.output_model(result).model_dump(mode="json")
+            if chat:
+                await self._close_turn(record, context, output)
         except asyncio.CancelledError:
             context.mark_cancelled()
             self.publisher.interrupt(record, job.cancel_reason or USER_CANCEL)
@@ -210,6 +250,21 @@ class ExecutionRunner:
         finally:
             record.artifacts = files.saved
         self.publisher.finish(record, ExecutionStatus.SUCCEEDED, output=output)
+
+    async def _open_turn(self, record: ExecutionRecord, context: Context) -> None:
+        if record.session_id is not None and self.chat is not None:
+            context.history, context.session = await self.chat.open_turn(record)
+        self.publisher.publish(record, "typing", {"session_id": record.session_id})
+
+    async def _close_turn(self, record: ExecutionRecord, context: Context, output: Any) -> None:
+        """Store the reply (in a session) and announce the whole message with `complete`."""
+        text = reply_text(output)
+        llm = context.llm
+        usage = llm.usage.as_dict() if isinstance(llm, MeteredLLM) and llm.calls else None
+        data: dict[str, Any] = {"content": text, "role": "assistant", "usage": usage}
+        if record.session_id is not None and self.chat is not None:
+            data = await self.chat.close_turn(record, context, text, usage)
+        self.publisher.publish(record, "complete", data)
 
     async def _arguments(self, runnable: Runnable, job: Job, context: Context) -> dict[str, Any]:
         model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)

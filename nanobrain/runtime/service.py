@@ -16,6 +16,7 @@ from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.core.user import User
+from nanobrain.llm.base import LLMProvider
 from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
 from nanobrain.runtime.events.base import Event, EventBus
 from nanobrain.runtime.executors.base import Executor, Job
@@ -35,15 +36,23 @@ class ExecutionService:
         files: FileService,
         *,
         default_timeout: float,
+        llm: LLMProvider | None = None,
     ):
         self.registry = registry
         self.records = records
         self.bus = bus
         self.executor = executor
         self.files = files
+        self.llm = llm
+        self.agents: dict[str, Runnable] = {}  # filled by nanobrain.runtime.agents.install
+        self.runnables: dict[str, dict[str, Runnable]] = {
+            "workflow": registry.workflows,
+            "tool": registry.tools,
+            "agent": self.agents,
+        }
         self.publisher = Publisher(bus, records)
         self.runner = ExecutionRunner(
-            registry, records, self.publisher, files, default_timeout=default_timeout
+            self.runnables, records, self.publisher, files, default_timeout=default_timeout, llm=llm
         )
 
     async def start(self) -> int:
@@ -58,6 +67,8 @@ class ExecutionService:
         await self.executor.stop()
         await self.records.close()
         await self.bus.close()
+        if self.llm is not None:
+            await self.llm.aclose()
 
     def timeout_for(self, runnable: Runnable) -> float:
         return self.runner.timeout_for(runnable)
@@ -65,7 +76,7 @@ class ExecutionService:
     # -- lookups ---------------------------------------------------------------------------
     def runnable(self, kind: str, name: str, user: User) -> Runnable:
         """The workflow or tool if it exists and `user` may see it (else 404, never a hint)."""
-        runnable = lookup(self.registry, kind, name)
+        runnable = lookup(self.runnables, kind, name)
         if runnable is None or not runnable.allows(user.role):
             raise NotFound(f"no {kind} named {name!r}")
         return runnable
@@ -88,10 +99,49 @@ class ExecutionService:
         routed_from: str | None = None,
         durable: bool = True,
         run_here: bool = False,
+        execution_id: str | None = None,
+        history: list[dict[str, Any]] | None = None,
     ) -> ExecutionRecord:
         """Validate and enqueue. `durable=False` skips waiting for the record's commit, and
         `run_here=True` runs it in the calling task when the executor can: both for callers that
-        wait for the outcome anyway."""
+        wait for the outcome anyway. `execution_id` lets a caller that records something about the
+        execution beforehand (a chat message) choose its id; `history` carries a stateless chat
+        turn's earlier messages."""
+        record, job = await self._accept(
+            runnable, raw_input, user, session_id, request_id, routed_from, execution_id, history
+        )
+        if durable:
+            await self.records.flush()
+        if not (run_here and await self.executor.run_here(job)):
+            await self.executor.submit(job)
+        return record
+
+    async def run_nested(
+        self, runnable: Runnable, raw_input: Any, user: User, *, session_id: str | None = None
+    ) -> ExecutionRecord:
+        """Run an execution that a running one starts (an agent's tool call) to its end, in the
+        calling task: the caller already holds an executor slot, and waiting for a second one
+        could deadlock. A cancel of the caller cancels this execution, then the caller."""
+        record, job = await self._accept(
+            runnable, raw_input, user, session_id, None, None, None, None
+        )
+        await self.runner.run(job)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        return record
+
+    async def _accept(
+        self,
+        runnable: Runnable,
+        raw_input: Any,
+        user: User,
+        session_id: str | None,
+        request_id: str | None,
+        routed_from: str | None,
+        execution_id: str | None,
+        history: list[dict[str, Any]] | None,
+    ) -> tuple[ExecutionRecord, Job]:
         if not user.can("execute"):
             raise Forbidden("your role may not run workflows")
         if not runnable.allows(user.role):
@@ -111,7 +161,7 @@ class ExecutionService:
             ) from exc
         await self._check_files(runnable, validated, user)
         record = ExecutionRecord(
-            id=new_id(),
+            id=execution_id or new_id(),
             workflow=runnable.name,
             kind=runnable.kind,
             owner_id=user.id,
@@ -122,8 +172,6 @@ class ExecutionService:
         )
         self.records.add(record)
         self.publisher.status(record)
-        if durable:
-            await self.records.flush()
         job = Job(
             execution_id=record.id,
             kind=runnable.kind,
@@ -131,11 +179,10 @@ class ExecutionService:
             input=raw_input,
             user=user,
             session_id=session_id,
+            history=history,
             validated=validated,
         )
-        if not (run_here and await self.executor.run_here(job)):
-            await self.executor.submit(job)
-        return record
+        return record, job
 
     async def _check_files(self, runnable: Runnable, validated: Any, user: User) -> None:
         errors = []

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -152,3 +153,41 @@ class AuditRow(Base):
     client: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     detail: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ChatSessionRow(Base):
+    __tablename__ = "chat_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(64))
+    workflow: Mapped[str] = mapped_column(String(200))
+    target_kind: Mapped[str] = mapped_column(String(16), default="workflow")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[Any] = mapped_column(JSON, nullable=True)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_chat_sessions_owner_updated", "owner_id", "updated_at"),)
+
+
+class ChatMessageRow(Base):
+    __tablename__ = "chat_messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("chat_sessions.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[Any] = mapped_column(JSON, nullable=True)
+    tool: Mapped[Any] = mapped_column(JSON, nullable=True)  # name, arguments, call id
+    execution_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_chat_messages_session_position", "session_id", "position", unique=True),
+    )

@@ -12,12 +12,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
+from nanobrain.llm.factory import provider_from_settings
 from nanobrain.routing.analyzer import LexicalAnalyzer
+from nanobrain.runtime import agents
+from nanobrain.runtime.assistant import NAME as ASSISTANT
+from nanobrain.runtime.assistant import assistant_runnable, is_builtin
+from nanobrain.runtime.chat import ChatService
 from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.executors.local import LocalExecutor
 from nanobrain.runtime.files import FileService
@@ -26,11 +32,13 @@ from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.accounts import bootstrap_admin
 from nanobrain.security.services import SecurityServices, build_security
 from nanobrain.store.blobs import LocalBlobStore
+from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher
+from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
     CrossOriginOnly,
@@ -41,11 +49,14 @@ from nanobrain.web.routers import (
     audit,
     auth,
     catalog,
+    chat,
     executions,
     files,
+    openai_compat,
     route,
     users,
     workflows,
+    ws,
 )
 from nanobrain.web.state import AppState
 from nanobrain.web.ui import with_ui
@@ -54,7 +65,19 @@ log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
 ROUTERS = [
     module.router
-    for module in (workflows, executions, files, catalog, admin, route, auth, users, audit)
+    for module in (
+        workflows,
+        executions,
+        files,
+        catalog,
+        chat,
+        admin,
+        route,
+        ws,
+        auth,
+        users,
+        audit,
+    )
 ]
 FLUSH_SECONDS = 1.0
 
@@ -82,15 +105,21 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         LocalExecutor(runtime.max_concurrency, runtime.shutdown_grace_seconds),
         file_service,
         default_timeout=runtime.default_timeout_seconds,
+        llm=provider_from_settings(settings.llm),
     )
+    analyzer = LexicalAnalyzer()
+    agents.install(service)
+    if is_builtin(registry.workflows.get(ASSISTANT)):  # a registered `assistant` takes precedence
+        registry.workflows[ASSISTANT] = assistant_runnable(service, analyzer)
     return AppState(
         settings=settings,
         registry=registry,
         engine=engine,
         executions=service,
         files=file_service,
-        analyzer=LexicalAnalyzer(),
+        analyzer=analyzer,
         security=build_security(settings, engine),
+        chat=ChatService(ChatRepository(engine), service, settings.chat_workflow),
     )
 
 
@@ -107,6 +136,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     """The FastAPI app: routes, problem handlers, OpenAPI, and the lifespan that builds the
     state (migrations, recovery of executions a dead process left unfinished)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    mcp = MCPApp()
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +161,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         flusher = asyncio.create_task(_flush_periodically(state.security))
         state.ready = True
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             state.ready = False
             await state.executions.stop()
@@ -152,6 +184,8 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     )
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
+    api.include_router(openai_compat.router)
+    api.router.routes.append(Route("/mcp", mcp))  # streamable HTTP has one endpoint
     problems.install(api)
     openapi.install(api, registry)
     return api
@@ -160,7 +194,11 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
 def create_app(settings: Settings, registry: Registry) -> ASGIApp:
     """The served ASGI app: request context, the web UI, CORS and body limits around the lean hot
     paths and the FastAPI app."""
-    api = create_api(settings, registry)
+    return wrap(create_api(settings, registry), settings)
+
+
+def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
+    """`api` behind the lean dispatcher and the middleware."""
     app: ASGIApp = LeanDispatcher(api, ROUTERS, API_PREFIX)
     web = settings.web_interface
     limits = web.limits

@@ -88,6 +88,22 @@ def parse_model(raw: bytes, model: type[M], limits: LimitsConfig, what: str = "r
         raise InvalidInput(f"the {what} does not match {model.__name__}", errors) from exc
 
 
+def require_json(request: Request) -> None:
+    kind = media_type(request)
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        raise ProblemError(415, f"send application/json, not {kind!r}")
+
+
+async def read_json(request: Request, limits: LimitsConfig) -> Any:
+    require_json(request)
+    return parse_json(await read_body(request), limits)
+
+
+async def read_model(request: Request, model: type[M], limits: LimitsConfig) -> M:
+    require_json(request)
+    return parse_model(await read_body(request), model, limits)
+
+
 def _depth(value: Any, limit: int) -> int:
     """Nesting depth, iteratively (no recursion limit to hit), stopping past `limit`."""
     deepest = 0

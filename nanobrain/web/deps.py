@@ -7,6 +7,7 @@ Every route declares the permission it needs with `Depends(require(...))` (or `@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
@@ -89,3 +90,23 @@ async def public_auth(connection: HTTPConnection) -> None:
     """For sign-in routes anyone may call: rate limited per client address."""
     address = "addr:" + (client_address(connection) or "-")
     await limit(connection, app_state(connection).security, AUTH_GROUP, address)
+
+
+DECLARED = "__nanobrain_permission__"
+T = TypeVar("T")
+
+
+def declares(permission: str) -> Callable[[T], T]:
+    """Mark an endpoint that checks `permission` itself (WebSocket, MCP, lean routes), so the
+    route table says who may call it as plainly as a `Depends(require(...))` does."""
+
+    def mark(endpoint: T) -> T:
+        setattr(endpoint, DECLARED, permission)
+        return endpoint
+
+    return mark
+
+
+def declared_permission(endpoint: Any) -> str | None:
+    permission = getattr(endpoint, DECLARED, None)
+    return permission if isinstance(permission, str) else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# API answers (JSON, events, files) are never documents to render: nothing may load or run.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+API_PREFIXES = ("/api/", "/v1/", "/mcp")
 # The bundled web UI is served from this origin and only talks to it; images may be inline data.
 # 'unsafe-eval': the generated forms validate with Ajv and charts evaluate Vega expressions, and
 # both compile code at run time; no script from elsewhere, and no inline script, may run.
@@ -40,11 +43,18 @@ class SecurityHeaders:
     """`for_scope(scope)` -> the header list to add (HSTS only over TLS)."""
 
     def __init__(self) -> None:
+        policies = {"docs": DOCS_CSP, "api": API_CSP, "ui": APP_CSP}
         self._lists = {
-            (docs, tls): _headers(DOCS_CSP if docs else APP_CSP, tls)
-            for docs in (False, True)
+            (kind, tls): _headers(csp, tls)
+            for kind, csp in policies.items()
             for tls in (False, True)
         }
 
     def for_scope(self, scheme: str, path: str) -> list[tuple[bytes, bytes]]:
-        return self._lists[path.startswith(DOCS_PATH), scheme in ("https", "wss")]
+        if path.startswith(DOCS_PATH):
+            kind = "docs"
+        elif path.startswith(API_PREFIXES):
+            kind = "api"
+        else:
+            kind = "ui"
+        return self._lists[kind, scheme in ("https", "wss")]

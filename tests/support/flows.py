@@ -64,3 +64,25 @@ async def read_upload(ctx: Context, upload: File, more: list[File] | None = None
     """Counts the bytes of uploaded files."""
     files = [upload, *(more or [])]
     return Count(count=sum(len(file.read_bytes()) for file in files))
+
+
+@workflow(tags=["test"], mode="chat")
+async def parrot(ctx: Context, message: str) -> AsyncIterator[str]:
+    """Says which turn this is and how much history it sees, then repeats the message."""
+    ctx.session["turns"] = ctx.session.get("turns", 0) + 1
+    yield f"turn {ctx.session['turns']} (history {len(ctx.history)}):"
+    for word in message.split():
+        await asyncio.sleep(0)
+        yield f" {word}"
+
+
+@workflow(tags=["test"])
+async def flood(ctx: Context, n: int = 100_000, size: int = 100, delay: float = 0.0) -> Count:
+    """After `delay` seconds, emits `n` chunks of `size` characters as fast as it can."""
+    await asyncio.sleep(delay)
+    chunk = "x" * size
+    for index in range(n):
+        ctx.emit(chunk)
+        if index % 1000 == 0:
+            await asyncio.sleep(0)
+    return Count(count=n)

@@ -14,6 +14,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = str(ROOT / "tests" / "support" / "flows.py")
+AGENTS = str(ROOT / "tests" / "support" / "agents.py")
 
 
 def free_port() -> int:

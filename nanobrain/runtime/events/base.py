@@ -9,8 +9,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 EVENT_TYPES = frozenset(
-    {"status", "progress", "typing", "chunk", "result", "complete", "error", "log"}
-)
+    {
+        "status", "progress", "typing", "chunk", "result", "complete", "error", "log",
+        "tool_call", "tool_result",
+    }
+)  # fmt: skip
+
+
+class StreamLagged(Exception):
+    """A subscriber fell further behind than the replay log reaches: the events after `after`
+    up to `first_kept - 1` are gone, so continuing would leave a gap."""
+
+    def __init__(self, stream: str, after: int, first_kept: int):
+        super().__init__(
+            f"events {after + 1}..{first_kept - 1} of {stream} are no longer held for replay"
+        )
+        self.stream = stream
+        self.after = after
+        self.first_kept = first_kept
 
 
 @dataclass(slots=True)
@@ -62,11 +78,21 @@ class EventBus(ABC):
 
     @abstractmethod
     def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
-        """Events of `stream` with seq > `after`, live, ending after the final event."""
+        """Events of `stream` with seq > `after`, live, ending after the final event. Raises
+        StreamLagged when some of them are no longer held, and ends early (after what it holds)
+        once the bus is interrupted."""
 
     @abstractmethod
     def known(self, stream: str) -> bool:
         """Whether the bus still holds this stream (it may have expired or predate a restart)."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """End every live subscription now (the server is draining); publishing goes on."""
+
+    @property
+    @abstractmethod
+    def interrupted(self) -> bool: ...
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         pass

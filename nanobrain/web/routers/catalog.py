@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from nanobrain.core.agent import Agent
@@ -16,6 +17,13 @@ from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.body import parse_model, read_body
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON, problem
+from nanobrain.web.routers.chat import (
+    as_response,
+    finished_reply,
+    parse,
+    request_id,
+    turn_stream,
+)
 from nanobrain.web.schemas import (
     AgentCapabilities,
     AgentInfo,
@@ -137,3 +145,34 @@ async def agent_capabilities(
             "streaming": True,
         }
     )
+
+
+class ProcessRequest(BaseModel):
+    input: str = Field(min_length=1, max_length=100_000)
+    session_id: str | None = Field(default=None, max_length=64)
+    stream: bool = False
+
+
+@router.post(
+    "/agents/{name}/process",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "with `stream`"}},
+)
+async def process(name: str, request: Request, user: User = Depends(require(EXECUTE))) -> Response:
+    """Send the agent a message: its answer, or with `stream` its events (tokens, `tool_call`,
+    `tool_result`, `complete`). A `session_id` continues that conversation."""
+    state = app_state(request)
+    _agent(request, name, user)
+    body: ProcessRequest = await parse(request, ProcessRequest)
+    turn = await state.chat.send(
+        user,
+        body.input,
+        session_id=body.session_id,
+        workflow=name,
+        request_id=request_id(request),
+    )
+    if body.stream:
+        return turn_stream(request, turn)
+    status, reply = await finished_reply(state, turn, user)
+    if status == 200:
+        reply["output"] = reply.pop("reply")
+    return as_response(status, reply)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -19,7 +18,7 @@ from nanobrain.web.body import media_type, parse_model, read_body, read_form, up
 from nanobrain.web.deps import require
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
-from nanobrain.web.responses import JSON, dumps, problem
+from nanobrain.web.responses import JSON, problem
 from nanobrain.web.schemas import (
     Accepted,
     ExecuteRequest,
@@ -31,9 +30,9 @@ from nanobrain.web.schemas import (
     status_body,
 )
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.streaming import event_stream, resume_point
 
 router = APIRouter(tags=["workflows"])
-SSE_PING_SECONDS = 15
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
 
 _EXECUTE_BODY = {
@@ -83,7 +82,7 @@ async def execute(request: Request, user: User) -> Response:
     state = app_state(request)
     body, form = await _read_execute_request(request, state)
     try:
-        runnable, routed = _pick_workflow(body, state, user)
+        runnable, routed = pick_workflow(body, state, user)
         if form is not None:
             body.input = await _store_uploads(form, body.input, runnable, state, user)
     finally:
@@ -181,7 +180,7 @@ async def _store_uploads(
     return data
 
 
-def _pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
+def pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
     if body.workflow:
         return state.executions.runnable("workflow", body.workflow, user), False
     if not body.query:
@@ -268,31 +267,5 @@ async def cancel(request: Request, user: User) -> Response:
 )
 async def events(request: Request, user: User) -> Response:
     record = await _visible(request, user)
-    start = _resume_point(request)
-    stream = app_state(request).executions.events(record, start)
-    return EventSourceResponse(
-        _sse(stream), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-store"}
-    )
-
-
-def _resume_point(request: Request) -> int:
-    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
-    header = request.headers.get("last-event-id")
-    if header is not None:
-        if not header.isdigit() or len(header) > 18:
-            raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
-        return int(header)
-    after = request.query_params.get("after")
-    if after is None:
-        return 0
-    if not after.isdigit() or len(after) > 18:
-        raise InvalidInput(
-            "`after` must be an event id",
-            [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],
-        )
-    return int(after)
-
-
-async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
-    async for event in events:
-        yield ServerSentEvent(data=dumps(event.envelope()).decode(), event=event.type, id=event.id)
+    start = resume_point(request)
+    return event_stream(request, app_state(request).executions.events(record, start))
