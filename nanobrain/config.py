@@ -45,6 +45,7 @@ __all__ = [
     "ServerConfig",
     "Settings",
     "SslConfig",
+    "StorageConfig",
     "WebInterfaceConfig",
     "load_settings",
 ]
@@ -227,6 +228,21 @@ class RuntimeConfig(_Model):
     write_behind_seconds: float = Field(default=0.05, ge=0, le=10)
 
 
+class StorageConfig(_Model):
+    """Stored files (and, later, chat messages) are encrypted at rest when keys are configured:
+    each base64 of 32 random bytes (`nanobrain keys generate`); the first encrypts, all decrypt."""
+
+    encryption_keys: list[SecretStr] = []
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        from nanobrain.security.keyring import KeyRing
+
+        KeyRing.from_secrets(keys)  # a ValueError names the entry, never its value
+        return keys
+
+
 _URL_FIELDS = ("database_url", "redis_url")
 
 
@@ -246,6 +262,7 @@ class Settings(BaseSettings):
     workflows: list[str] = []  # discovery targets (modules, files)
     web_interface: WebInterfaceConfig
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @classmethod
     def settings_customise_sources(

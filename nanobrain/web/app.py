@@ -18,15 +18,17 @@ from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.routing.analyzer import LexicalAnalyzer
+from nanobrain.runtime import scratch
 from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.executors.local import LocalExecutor
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.accounts import bootstrap_admin
+from nanobrain.security.keyring import KeyRing
 from nanobrain.security.services import SecurityServices, build_security
-from nanobrain.store.blobs import LocalBlobStore
 from nanobrain.store.database import create_engine, upgrade
+from nanobrain.store.encrypted_blobs import open_blob_store
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 from nanobrain.web import openapi, problems
@@ -59,10 +61,15 @@ FLUSH_SECONDS = 1.0
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
+    """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
+    keys cannot serve the stored files."""
+    blobs = open_blob_store(
+        settings.files_dir, KeyRing.from_secrets(settings.storage.encryption_keys)
+    )
     engine = create_engine(settings.resolved_database_url)
     file_service = FileService(
         FileRepository(engine),
-        LocalBlobStore(settings.files_dir),
+        blobs,
         max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
         allowed_types=settings.web_interface.limits.allowed_upload_types,
     )
@@ -113,6 +120,9 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         api.state.nanobrain = state
         await upgrade(state.engine)
         await bootstrap_admin(state.security.users, os.environ)
+        swept = await asyncio.to_thread(scratch.sweep)
+        if swept:
+            log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
         state.interrupted_at_start = await state.executions.start()
         if state.interrupted_at_start:
             log.warning(
