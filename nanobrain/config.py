@@ -47,6 +47,7 @@ __all__ = [
     "ServerConfig",
     "Settings",
     "SslConfig",
+    "StorageConfig",
     "WebInterfaceConfig",
     "load_settings",
 ]
@@ -269,6 +270,21 @@ class LlmConfig(_Model):
         return self
 
 
+class StorageConfig(_Model):
+    """Stored files (and, later, chat messages) are encrypted at rest when keys are configured:
+    each base64 of 32 random bytes (`nanobrain keys generate`); the first encrypts, all decrypt."""
+
+    encryption_keys: list[SecretStr] = []
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        from nanobrain.security.keyring import KeyRing
+
+        KeyRing.from_secrets(keys)  # a ValueError names the entry, never its value
+        return keys
+
+
 _URL_FIELDS = ("database_url", "redis_url")
 
 
@@ -291,6 +307,8 @@ class Settings(BaseSettings):
     realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     chat_workflow: str = "assistant"  # the default chat workflow (POST /chat without `workflow`)
+
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -20,7 +20,7 @@ from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.llm.base import LLMProvider, MeteredLLM
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
-from nanobrain.runtime.errors import RuntimeProblem, validation_errors
+from nanobrain.runtime.errors import FileUnreadable, RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
@@ -222,7 +222,7 @@ class ExecutionRunner:
         try:
             if chat:
                 await self._open_turn(record, context)
-            arguments = await self._arguments(runnable, job, context)
+            arguments = await self._arguments(runnable, job, context, files)
             deadline = asyncio.timeout(timeout)
             try:
                 async with deadline:
@@ -249,6 +249,7 @@ class ExecutionRunner:
             return
         finally:
             record.artifacts = files.saved
+            files.close()
         self.publisher.finish(record, ExecutionStatus.SUCCEEDED, output=output)
 
     async def _open_turn(self, record: ExecutionRecord, context: Context) -> None:
@@ -266,11 +267,13 @@ class ExecutionRunner:
             data = await self.chat.close_turn(record, context, text, usage)
         self.publisher.publish(record, "complete", data)
 
-    async def _arguments(self, runnable: Runnable, job: Job, context: Context) -> dict[str, Any]:
+    async def _arguments(
+        self, runnable: Runnable, job: Job, context: Context, files: ExecutionFiles
+    ) -> dict[str, Any]:
         model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)
         arguments = {name: getattr(model, name) for name in type(model).model_fields}
         for name in runnable.file_fields:
-            arguments[name] = await _resolve_files(arguments[name], self.files, job)
+            arguments[name] = await _resolve_files(arguments[name], files)
         if runnable.context_param is not None:
             arguments[runnable.context_param] = context
         return arguments
@@ -290,17 +293,19 @@ class _TimedOut(Exception):
     pass
 
 
-async def _resolve_files(value: Any, files: FileService, job: Job) -> Any:
+async def _resolve_files(value: Any, files: ExecutionFiles) -> Any:
     if isinstance(value, File):
-        return value if value.resolved else await files.resolve(value, job.user)
+        return value if value.resolved else await files.resolve(value)
     if isinstance(value, list):
-        return [await _resolve_files(item, files, job) for item in value]
+        return [await _resolve_files(item, files) for item in value]
     return value
 
 
 def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
     if isinstance(exc, WorkflowError):
         return {"type": "workflow_error", "message": str(exc)}
+    if isinstance(exc, FileUnreadable):
+        return {"type": "file_unreadable", "message": exc.detail}
     if isinstance(exc, RuntimeProblem):
         return {"type": "invalid_input", "message": exc.detail}
     if isinstance(exc, ValidationError):

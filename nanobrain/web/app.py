@@ -20,7 +20,7 @@ from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.llm.factory import provider_from_settings
 from nanobrain.routing.analyzer import LexicalAnalyzer
-from nanobrain.runtime import agents
+from nanobrain.runtime import agents, scratch
 from nanobrain.runtime.assistant import NAME as ASSISTANT
 from nanobrain.runtime.assistant import assistant_runnable, is_builtin
 from nanobrain.runtime.chat import ChatService
@@ -30,10 +30,11 @@ from nanobrain.runtime.files import FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.accounts import bootstrap_admin
+from nanobrain.security.keyring import KeyRing
 from nanobrain.security.services import SecurityServices, build_security
-from nanobrain.store.blobs import LocalBlobStore
 from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine, upgrade
+from nanobrain.store.encrypted_blobs import open_blob_store
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 from nanobrain.web import openapi, problems
@@ -83,10 +84,15 @@ FLUSH_SECONDS = 1.0
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
+    """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
+    keys cannot serve the stored files."""
+    blobs = open_blob_store(
+        settings.files_dir, KeyRing.from_secrets(settings.storage.encryption_keys)
+    )
     engine = create_engine(settings.resolved_database_url)
     file_service = FileService(
         FileRepository(engine),
-        LocalBlobStore(settings.files_dir),
+        blobs,
         max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
         allowed_types=settings.web_interface.limits.allowed_upload_types,
     )
@@ -145,6 +151,9 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         api.state.nanobrain = state
         await upgrade(state.engine)
         await bootstrap_admin(state.security.users, os.environ)
+        swept = await asyncio.to_thread(scratch.sweep)
+        if swept:
+            log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
         state.interrupted_at_start = await state.executions.start()
         if state.interrupted_at_start:
             log.warning(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
@@ -86,3 +87,20 @@ async def flood(ctx: Context, n: int = 100_000, size: int = 100, delay: float = 
         if index % 1000 == 0:
             await asyncio.sleep(0)
     return Count(count=n)
+
+
+class Peek(BaseModel):
+    path: str
+    sha256: str
+
+
+@workflow(tags=["test"], mode="job")
+async def hold_upload(ctx: Context, upload: File, seconds: float = 0.0, fail: bool = False) -> Peek:
+    """Reads an uploaded file, reports the path it read (as progress), holds on to it for
+    `seconds`, then fails if asked."""
+    data = await asyncio.to_thread(upload.read_bytes)
+    ctx.progress(0.5, str(upload.path))
+    await asyncio.sleep(seconds)
+    if fail:
+        raise WorkflowError("failed as asked")
+    return Peek(path=str(upload.path), sha256=hashlib.sha256(data).hexdigest())
