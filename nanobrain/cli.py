@@ -103,7 +103,7 @@ def _check_production(settings: Settings) -> None:
 
 
 def _check_storage(settings: Settings) -> None:
-    """The configured encryption keys must be able to serve the files already stored."""
+    """The configured encryption keys must be able to serve the data already stored."""
     from nanobrain.security.keyring import KeyRing
     from nanobrain.store.encrypted_blobs import open_blob_store
     from nanobrain.store.key_manifest import StorageKeyError
@@ -111,7 +111,7 @@ def _check_storage(settings: Settings) -> None:
     try:
         open_blob_store(settings.files_dir, KeyRing.from_secrets(settings.storage.encryption_keys))
     except StorageKeyError as exc:
-        raise _fail(f"stored files: {exc}") from None
+        raise _fail(f"stored data: {exc}") from None
 
 
 def _configure_logging(settings: Settings) -> None:
@@ -390,9 +390,9 @@ def keys_generate() -> None:
 def keys_rotate(
     config: ConfigOption = None, profile: ProfileOption = None, data_dir: DataDirOption = None
 ) -> None:
-    """Re-encrypt all stored data with the first configured key (and encrypt files stored before
-    encryption was enabled). Safe to interrupt and to run again; restart the servers with the new
-    key first (README: key rotation)."""
+    """Re-encrypt all stored data (files, then chat sessions and messages) with the first
+    configured key, and encrypt what was stored before encryption was enabled. Safe to interrupt
+    and to run again; restart the servers with the new key first (README: key rotation)."""
     from nanobrain.security.keyring import KeyRing
 
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
@@ -419,14 +419,14 @@ def keys_rotate(
 async def _rotate(settings: Settings, ring: KeyRing) -> list[RotationReport]:
     from nanobrain.store.database import create_engine, upgrade
     from nanobrain.store.key_manifest import StorageKeyError
-    from nanobrain.store.rotation import rotations
+    from nanobrain.store.rotation import rotate
 
     engine = create_engine(settings.resolved_database_url)
     try:
         await upgrade(engine)
-        return [await rotation.run() for rotation in rotations(engine, settings.files_dir, ring)]
+        return await rotate(engine, settings.files_dir, ring)
     except StorageKeyError as exc:
-        raise _fail(f"stored files: {exc}") from None
+        raise _fail(f"stored data: {exc}") from None
     finally:
         await engine.dispose()
 

@@ -271,8 +271,8 @@ class LlmConfig(_Model):
 
 
 class StorageConfig(_Model):
-    """Stored files (and, later, chat messages) are encrypted at rest when keys are configured:
-    each base64 of 32 random bytes (`nanobrain keys generate`); the first encrypts, all decrypt."""
+    """Stored files and chat are encrypted at rest when keys are configured: each base64 of 32
+    random bytes (`nanobrain keys generate`); the first encrypts, all decrypt."""
 
     encryption_keys: list[SecretStr] = []
 

@@ -5,10 +5,16 @@ attachments, for a workflow that takes them) under an execution id chosen before
 message and the execution name each other. The runner calls back here (`open_turn`,
 `close_turn`) to hand the workflow the history and state (`ctx.history`, `ctx.session`) and to
 store the reply with its token usage before announcing it with `complete`.
+
+A stored value that does not decrypt (damaged, or under a key that is not configured) is a
+`ChatUnreadable` problem naming the session or message, its reason logged.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,14 +23,40 @@ from pydantic import ValidationError
 from nanobrain.core.context import Context
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
-from nanobrain.runtime.errors import Conflict, InvalidInput, NotFound, validation_errors
+from nanobrain.runtime.errors import (
+    ChatUnreadable,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    validation_errors,
+)
 from nanobrain.runtime.files import can_see_all
 from nanobrain.runtime.service import ExecutionService
-from nanobrain.store.chat import ChatMessage, ChatRepository, ChatSession, NewMessage
+from nanobrain.store.chat import (
+    ChatMessage,
+    ChatRepository,
+    ChatSession,
+    ChatValueUnreadable,
+    NewMessage,
+)
 from nanobrain.store.executions import ExecutionRecord, new_id
 
+log = logging.getLogger(__name__)
 HISTORY_LIMIT = 200  # messages a turn sees
 ATTACHMENTS = "attachments"
+
+
+@contextlib.contextmanager
+def readable() -> Iterator[None]:
+    """Turn a stored chat value that does not decrypt into a `ChatUnreadable` problem."""
+    try:
+        yield
+    except ChatValueUnreadable as exc:
+        log.error("%s cannot be read: %s", exc.item, exc.reason)
+        raise ChatUnreadable(
+            f"{exc.item} cannot be read: it is damaged, or encrypted with a key this server "
+            "does not have; the reason is logged"
+        ) from None
 
 
 @dataclass(slots=True)
@@ -69,21 +101,52 @@ class ChatService:
         ]
 
     async def session(self, session_id: str, user: User) -> ChatSession:
-        session = await self.repository.get_session(session_id) if session_id.isalnum() else None
-        if session is None or (session.owner_id != user.id and not can_see_all(user)):
+        with readable():
+            try:
+                found = (
+                    await self.repository.get_session(session_id) if session_id.isalnum() else None
+                )
+            except ChatValueUnreadable:
+                await self._visible(session_id, user)  # another's damaged session: not found
+                raise
+        if found is None or (found.owner_id != user.id and not can_see_all(user)):
             raise NotFound(f"no chat session {session_id!r}")
-        return session
+        return found
+
+    async def _visible(self, session_id: str, user: User) -> None:
+        """Raise `NotFound` unless the session exists and `user` may see it (nothing is
+        decrypted, so a damaged session can still be deleted)."""
+        owner = await self.repository.session_owner(session_id) if session_id.isalnum() else None
+        if owner is None or (owner != user.id and not can_see_all(user)):
+            raise NotFound(f"no chat session {session_id!r}")
 
     async def sessions(self, user: User, limit: int) -> list[ChatSession]:
-        return await self.repository.list_sessions(None if can_see_all(user) else user.id, limit)
+        with readable():
+            return await self.repository.list_sessions(
+                None if can_see_all(user) else user.id, limit
+            )
 
     async def history(self, session_id: str, user: User, limit: int | None) -> list[ChatMessage]:
-        session = await self.session(session_id, user)
-        return await self.repository.history(session.id, limit)
+        await self._visible(session_id, user)
+        with readable():
+            return await self.repository.history(session_id, limit)
+
+    async def reply(self, session_id: str, execution_id: str) -> ChatMessage | None:
+        """The assistant's message of the turn `execution_id` (None: the session is gone)."""
+        with readable():
+            messages = await self.repository.history(session_id, 20)
+        return next(
+            (
+                m
+                for m in reversed(messages)
+                if m.role == "assistant" and m.execution_id == execution_id
+            ),
+            None,
+        )
 
     async def delete(self, session_id: str, user: User) -> None:
-        session = await self.session(session_id, user)
-        await self.repository.delete_session(session.id)
+        await self._visible(session_id, user)  # a damaged session can still be deleted
+        await self.repository.delete_session(session_id)
 
     # -- turns ---------------------------------------------------------------------------------
     async def send(
@@ -166,8 +229,7 @@ class ChatService:
 
     async def latest_turn(self, session_id: str, user: User) -> str:
         """The execution id of the session's latest turn (to resume its stream)."""
-        session = await self.session(session_id, user)
-        for message in reversed(await self.repository.history(session.id, 5)):
+        for message in reversed(await self.history(session_id, user, 5)):
             if message.role == "user" and message.execution_id:
                 return message.execution_id
         raise NotFound(f"chat session {session_id!r} has no turn to resume")
@@ -177,10 +239,11 @@ class ChatService:
         self, record: ExecutionRecord
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         assert record.session_id is not None
-        session = await self.repository.get_session(record.session_id)
-        if session is None:
-            return [], {}
-        messages = await self.repository.history(session.id, HISTORY_LIMIT)
+        with readable():
+            session = await self.repository.get_session(record.session_id)
+            if session is None:
+                return [], {}
+            messages = await self.repository.history(session.id, HISTORY_LIMIT)
         history = [
             {
                 "role": message.role,

@@ -59,6 +59,14 @@ class FileUnreadable(RuntimeProblem):
     title = "File unreadable"
 
 
+class ChatUnreadable(RuntimeProblem):
+    """A stored chat session or message that cannot be read back: damaged, tampered with, or
+    encrypted with a key that is not configured. As for files: a 500, its reason logged."""
+
+    status = 500
+    title = "Chat unreadable"
+
+
 def validation_errors(exc: Any, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
     """Pydantic errors as `{loc, msg}` without echoing the (possibly huge or secret) input."""
     return [

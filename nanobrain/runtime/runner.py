@@ -20,7 +20,12 @@ from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.llm.base import LLMProvider, MeteredLLM
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
-from nanobrain.runtime.errors import FileUnreadable, RuntimeProblem, validation_errors
+from nanobrain.runtime.errors import (
+    ChatUnreadable,
+    FileUnreadable,
+    RuntimeProblem,
+    validation_errors,
+)
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
@@ -306,6 +311,8 @@ def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
         return {"type": "workflow_error", "message": str(exc)}
     if isinstance(exc, FileUnreadable):
         return {"type": "file_unreadable", "message": exc.detail}
+    if isinstance(exc, ChatUnreadable):
+        return {"type": "chat_unreadable", "message": exc.detail}
     if isinstance(exc, RuntimeProblem):
         return {"type": "invalid_input", "message": exc.detail}
     if isinstance(exc, ValidationError):

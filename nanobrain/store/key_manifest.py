@@ -1,10 +1,13 @@
-"""Which keys the stored files may be encrypted with, noted beside them in `.encryption.json`.
+"""Which keys the stored data (files, and chat sessions and messages in the database) may be
+encrypted with, noted beside the files in `.encryption.json`.
 
-Each encrypted file names its key in its header, so a missing key shows file by file anyway; this
-note lets a server refuse at start-up instead: when a key the files need is not configured, when
-encryption is off but the files are encrypted (it would hand out ciphertext), or when encryption is
-on but files stored before it was have not been encrypted yet (`nanobrain keys rotate`). It lists
-key ids only, never keys.
+Each encrypted file or value names its key, so a missing key shows item by item anyway; this note
+lets a server refuse at start-up instead: when a key the data needs is not configured, when
+encryption is off but data is encrypted (it would hand out ciphertext), or when encryption is on
+but files stored before it was have not been encrypted yet (`nanobrain keys rotate`; chat values
+stored before it was read back as they are until rotation encrypts them). Every server notes its
+first key before it encrypts anything with it; only `nanobrain.store.rotation.rotate` narrows the
+list, once files and chat are all under the first key. It lists key ids only, never keys.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ class StorageKeyError(Exception):
 
 
 def recorded_key_ids(store: LocalBlobStore) -> list[bytes] | None:
-    """The ids of the keys stored files may be encrypted with; None: encryption never used."""
+    """The ids of the keys stored data may be encrypted with; None: encryption never used."""
     path = store.root / NAME
     try:
         document = json.loads(path.read_text())
@@ -45,8 +48,8 @@ def record_key_ids(store: LocalBlobStore, key_ids: list[bytes]) -> None:
 
 
 def check_and_record(store: LocalBlobStore, ring: KeyRing) -> None:
-    """Refuse (`StorageKeyError`) a ring that cannot serve the stored files; otherwise note the
-    primary key, which new files will be encrypted with."""
+    """Refuse (`StorageKeyError`) a ring that cannot serve the stored data; otherwise note the
+    primary key, which new files and chat values will be encrypted with."""
     recorded = recorded_key_ids(store)
     if recorded is None:
         if ring.enabled:
@@ -59,15 +62,16 @@ def check_and_record(store: LocalBlobStore, ring: KeyRing) -> None:
         return
     if not ring.enabled:
         raise StorageKeyError(
-            f"the files in {store.root} are encrypted but storage.encryption_keys is empty: "
-            "configure the keys they were encrypted with"
+            "stored files and chat are encrypted but storage.encryption_keys is empty: configure "
+            f"the keys they were encrypted with (noted in {store.root / NAME})"
         )
     missing = [kid.hex() for kid in recorded if kid not in ring.ids]
     if missing:
         raise StorageKeyError(
-            f"files in {store.root} may be encrypted with key id(s) {', '.join(missing)}, which "
+            f"stored files and chat may be encrypted with key id(s) {', '.join(missing)}, which "
             "storage.encryption_keys does not hold: configure those keys again (a key may only "
-            f"be removed after {ROTATE} has re-encrypted every file with the first key)"
+            f"be removed after {ROTATE} has re-encrypted every file and chat message with the "
+            f"first key; noted in {store.root / NAME})"
         )
     if ring.primary_id not in recorded:
         record_key_ids(store, [*recorded, ring.primary_id])

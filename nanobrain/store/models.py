@@ -162,7 +162,7 @@ class ChatSessionRow(Base):
     owner_id: Mapped[str] = mapped_column(String(64))
     workflow: Mapped[str] = mapped_column(String(200))
     target_kind: Mapped[str] = mapped_column(String(16), default="workflow")
-    title: Mapped[str] = mapped_column(String(200), default="")
+    title: Mapped[str] = mapped_column(Text, default="")  # encrypted: longer than its 80 chars
     state: Mapped[Any] = mapped_column(JSON, nullable=True)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -85,10 +85,9 @@ FLUSH_SECONDS = 1.0
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
     """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
-    keys cannot serve the stored files."""
-    blobs = open_blob_store(
-        settings.files_dir, KeyRing.from_secrets(settings.storage.encryption_keys)
-    )
+    keys cannot serve the stored data."""
+    ring = KeyRing.from_secrets(settings.storage.encryption_keys)
+    blobs = open_blob_store(settings.files_dir, ring)
     engine = create_engine(settings.resolved_database_url)
     file_service = FileService(
         FileRepository(engine),
@@ -125,7 +124,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         files=file_service,
         analyzer=analyzer,
         security=build_security(settings, engine),
-        chat=ChatService(ChatRepository(engine), service, settings.chat_workflow),
+        chat=ChatService(ChatRepository(engine, ring), service, settings.chat_workflow),
     )
 
 

@@ -20,7 +20,7 @@ from nanobrain.web.streaming import event_stream, resume_point
 
 router = APIRouter(tags=["chat"])
 WAIT_GRACE_SECONDS = 1.0
-_FAILURE_STATUS = {"timeout": 504, "exception": 500, "interrupted": 503}
+_FAILURE_STATUS = {"timeout": 504, "exception": 500, "interrupted": 503, "chat_unreadable": 500}
 
 
 class ChatRequest(BaseModel):
@@ -74,15 +74,7 @@ async def finished_reply(state: AppState, turn: Turn, user: User) -> tuple[int, 
     record = await state.executions.wait(turn.execution, timeout + WAIT_GRACE_SECONDS)
     common = {"session_id": turn.session.id, "execution_id": record.id}
     if record.status is ExecutionStatus.SUCCEEDED:
-        messages = await state.chat.repository.history(turn.session.id, 20)
-        reply = next(
-            (
-                m
-                for m in reversed(messages)
-                if m.role == "assistant" and m.execution_id == record.id
-            ),
-            None,
-        )
+        reply = await state.chat.reply(turn.session.id, record.id)
         if reply is None:
             return 404, {**common, "detail": "the session was deleted during the turn"}
         usage = None
