@@ -2,11 +2,13 @@
 
 `POST /execute` parses the JSON body with orjson and answers with an object shaped (and sized)
 like NanoBrain's `wait=true` reply; `GET /events?n=4` streams `n` events shaped like NanoBrain's
-event envelopes through sse-starlette, then ends.
+event envelopes through sse-starlette, then ends; `GET /ticks?n=500&rate=100` streams `n` chunk
+envelopes paced at `rate` per second (bench/streaming.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -79,4 +81,37 @@ async def events(request: Request) -> EventSourceResponse:
     return EventSourceResponse(_stream(n), ping=15, headers={"Cache-Control": "no-store"})
 
 
-app = Starlette(routes=[Route("/execute", execute, methods=["POST"]), Route("/events", events)])
+async def _ticks(n: int, rate: float) -> AsyncIterator[ServerSentEvent]:
+    """`n` chunk envelopes paced at `rate` per second, as the streaming benchmark's workflow."""
+    execution_id = uuid.uuid4().hex
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for seq in range(1, n + 1):
+        envelope = {
+            "id": str(seq),
+            "type": "chunk",
+            "execution_id": execution_id,
+            "session_id": None,
+            "seq": seq,
+            "ts": datetime.now(UTC),
+            "data": {"delta": seq - 1},
+        }
+        yield ServerSentEvent(
+            data=orjson.dumps(envelope, option=_OPTIONS).decode(), event="chunk", id=str(seq)
+        )
+        await asyncio.sleep(max(0.0, start + seq / rate - loop.time()))
+
+
+async def ticks(request: Request) -> EventSourceResponse:
+    n = int(request.query_params.get("n", "500"))
+    rate = float(request.query_params.get("rate", "100"))
+    return EventSourceResponse(_ticks(n, rate), ping=15, headers={"Cache-Control": "no-store"})
+
+
+app = Starlette(
+    routes=[
+        Route("/execute", execute, methods=["POST"]),
+        Route("/events", events),
+        Route("/ticks", ticks),
+    ]
+)

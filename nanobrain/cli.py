@@ -1,4 +1,4 @@
-"""The `nanobrain` command: serve, worker, run, workflows, db."""
+"""The `nanobrain` command: serve, worker, run, workflows, users, keys, db."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -21,6 +21,10 @@ from nanobrain.config import ConfigError, Settings, load_settings
 from nanobrain.core.errors import RegistrationError
 from nanobrain.core.registry import Registry, discover
 
+if TYPE_CHECKING:
+    from nanobrain.security.keyring import KeyRing
+    from nanobrain.store.rotation import RotationReport
+
 DEFAULT_TARGETS = ["nanobrain.examples"]
 TARGETS_ENV = "NANOBRAIN_SERVE_TARGETS"
 
@@ -29,6 +33,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+keys_app = typer.Typer(help="Encryption keys for data at rest.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -86,6 +94,26 @@ def _check_exposure(settings: Settings) -> None:
         )
 
 
+def _check_production(settings: Settings) -> None:
+    from nanobrain.security.deployment import production_problems
+
+    problems = production_problems(settings)
+    if problems:
+        raise _fail("the production profile refuses to start:\n  " + "\n  ".join(problems))
+
+
+def _check_storage(settings: Settings) -> None:
+    """The configured encryption keys must be able to serve the data already stored."""
+    from nanobrain.security.keyring import KeyRing
+    from nanobrain.store.encrypted_blobs import open_blob_store
+    from nanobrain.store.key_manifest import StorageKeyError
+
+    try:
+        open_blob_store(settings.files_dir, KeyRing.from_secrets(settings.storage.encryption_keys))
+    except StorageKeyError as exc:
+        raise _fail(f"stored data: {exc}") from None
+
+
 def _configure_logging(settings: Settings) -> None:
     level = settings.web_interface.monitoring.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -112,6 +140,8 @@ def serve(
     }
     settings = _settings(config, profile, overrides)
     _check_exposure(settings)
+    _check_production(settings)
+    _check_storage(settings)
     registry = _registry(targets, settings)
     _configure_logging(settings)
     server = settings.web_interface.server_config
@@ -136,6 +166,7 @@ def serve(
         "log_level": settings.web_interface.monitoring.log_level,
         "access_log": settings.web_interface.server_config.debug,
         "timeout_graceful_shutdown": settings.runtime.shutdown_grace_seconds + 5,
+        "ws_max_size": settings.web_interface.limits.max_body_bytes,
         **ssl_options,
     }
     if reload or server.reload:
@@ -143,9 +174,9 @@ def serve(
         _export_settings_env(config, profile, overrides)
         uvicorn.run("nanobrain.cli:app_from_environment", factory=True, reload=True, **common)
         return
-    from nanobrain.web.app import create_app
+    from nanobrain.web.server import serve as serve_app
 
-    uvicorn.run(create_app(settings, registry), **common)
+    serve_app(settings, registry, **common)
 
 
 def _export_settings_env(
@@ -267,6 +298,7 @@ def run(
         if not path or not Path(path).is_file():
             raise _fail(f"--file {item!r}: expected field=path to an existing file")
         uploads[field] = Path(path)
+    _check_storage(settings)
     status = asyncio.run(_run_once(settings, registry, workflow, payload, uploads))
     raise typer.Exit(code=0 if status == "succeeded" else 1)
 
@@ -350,6 +382,99 @@ def db_upgrade(
 
     asyncio.run(migrate())
     console.print(f"database at {settings.redacted()['database_url']} is up to date")
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option("--username", "-u", help="The new user's name.")],
+    role: Annotated[
+        str, typer.Option("--role", "-r", help="admin, developer, user or guest.")
+    ] = "user",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    config: ConfigOption = None,
+    profile: ProfileOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a user with a password (asked for twice, or read from stdin)."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    user_id = asyncio.run(_create_user(settings, username, password, role))
+    console.print(f"created user {username!r} ({role}) with id {user_id}")
+
+
+async def _create_user(settings: Settings, username: str, password: str, role: str) -> str:
+    from nanobrain.security.accounts import AccountError, create_user
+    from nanobrain.store.database import create_engine, upgrade
+    from nanobrain.store.users import UserRepository
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        record = await create_user(UserRepository(engine), username, password, role)
+    except AccountError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        await engine.dispose()
+    return record.id
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new random key (base64 of 32 bytes) for storage.encryption_keys."""
+    from nanobrain.security.keyring import generate_key
+
+    sys.stdout.write(generate_key() + "\n")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    config: ConfigOption = None, profile: ProfileOption = None, data_dir: DataDirOption = None
+) -> None:
+    """Re-encrypt all stored data (files, then chat sessions and messages) with the first
+    configured key, and encrypt what was stored before encryption was enabled. Safe to interrupt
+    and to run again; restart the servers with the new key first (README: key rotation)."""
+    from nanobrain.security.keyring import KeyRing
+
+    settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
+    ring = KeyRing.from_secrets(settings.storage.encryption_keys)
+    if not ring.enabled:
+        raise _fail(
+            "storage.encryption_keys is empty: put the new key first in it "
+            "(`nanobrain keys generate` makes one)"
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    failed = False
+    for report in asyncio.run(_rotate(settings, ring)):
+        console.print(
+            f"{report.what}: {report.rewritten} re-encrypted, {report.current} already under "
+            f"key {ring.primary_id.hex()}, {len(report.failed)} failed"
+        )
+        for item, reason in report.failed.items():
+            console.print(f"  {item}: {reason}", markup=False)
+        failed = failed or bool(report.failed)
+    if failed:
+        raise _fail("some data could not be re-encrypted (above); the older keys are still needed")
+
+
+async def _rotate(settings: Settings, ring: KeyRing) -> list[RotationReport]:
+    from nanobrain.store.database import create_engine, upgrade
+    from nanobrain.store.key_manifest import StorageKeyError
+    from nanobrain.store.rotation import rotate
+
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        return await rotate(engine, settings.files_dir, ring)
+    except StorageKeyError as exc:
+        raise _fail(f"stored data: {exc}") from None
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:

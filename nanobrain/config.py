@@ -33,15 +33,21 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 __all__ = [
     "AuthConfig",
+    "BearerIssuerConfig",
     "CacheConfig",
     "ConfigError",
     "CorsConfig",
     "LimitsConfig",
+    "LlmConfig",
     "MonitoringConfig",
+    "OidcProviderConfig",
+    "RateLimitConfig",
+    "RealtimeConfig",
     "RuntimeConfig",
     "ServerConfig",
     "Settings",
     "SslConfig",
+    "StorageConfig",
     "WebInterfaceConfig",
     "load_settings",
 ]
@@ -75,16 +81,89 @@ class ServerConfig(_Model):
     root_path: str = ""
 
 
+Role = Literal["admin", "developer", "user", "guest"]
+
+
+class OidcProviderConfig(_Model):
+    """An OpenID Connect provider for browser login (authorization code + PKCE + state)."""
+
+    issuer: str  # its discovery document is at {issuer}/.well-known/openid-configuration
+    client_id: str
+    client_secret: SecretStr | None = None  # None: a public client (PKCE only)
+    scopes: list[str] = ["openid", "email", "profile"]
+    default_role: Role = "user"  # the role of a user created on first login
+    username_claim: str = "email"  # falls back to preferred_username, then sub
+
+
+class BearerIssuerConfig(_Model):
+    """An issuer whose own JWTs are accepted as bearer tokens, verified against its JWKS."""
+
+    issuer: str
+    audience: str
+    jwks_uri: str | None = None  # None: taken from the issuer's discovery document
+    algorithms: list[str] = ["RS256", "ES256"]
+    default_role: Role = "user"
+    username_claim: str = "sub"
+
+
+class RateLimitConfig(_Model):
+    """Per caller (user, API key or client address) and per route group, with `limits` syntax
+    ("100/minute", "10 per second"). Storage is in memory, or Redis when `redis_url` is set."""
+
+    enabled: bool = True
+    groups: dict[str, str] = {
+        "read": "1200/minute",
+        "execute": "600/minute",
+        "write": "300/minute",
+        "admin": "300/minute",
+        "auth": "60/minute",
+    }
+
+    @field_validator("groups")
+    @classmethod
+    def _valid_limits(cls, groups: dict[str, str]) -> dict[str, str]:
+        from limits import parse
+
+        for group, spec in groups.items():
+            try:
+                parse(spec)
+            except ValueError:
+                raise ValueError(
+                    f"{group}: {spec!r} is not a rate limit like '100/minute'"
+                ) from None
+        return groups
+
+
+class LoginThrottleConfig(_Model):
+    """Failed logins per (username, client address): past these, that pair waits; a success
+    clears them, and another address is never held back by an attacker's failures."""
+
+    per_minute: int = Field(default=5, ge=1)
+    per_hour: int = Field(default=20, ge=1)
+
+
 class AuthConfig(_Model):
     enabled: bool
-    jwt_secret: SecretStr | None = None
-    jwt_algorithm: str = "HS256"
+    jwt_secret: SecretStr | None = None  # HS256; None in development: a per-process secret
+    jwt_algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
+    jwt_private_key_file: Path | None = None  # PEM key for RS256 / ES256
+    jwt_key_id: str | None = None  # None: derived from the key
     access_token_minutes: int = Field(default=30, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)
     mock_users: bool = False
-    oauth_providers: list[str] = []
     issuer: str = "nanobrain"
     audience: str = "nanobrain"
+    credential_cache_seconds: float = Field(default=5, ge=0)
+    oidc_providers: dict[str, OidcProviderConfig] = {}
+    bearer_issuers: list[BearerIssuerConfig] = []
+    rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    login_throttle: LoginThrottleConfig = Field(default_factory=LoginThrottleConfig)
+
+    @model_validator(mode="after")
+    def _asymmetric_needs_a_key(self) -> AuthConfig:
+        if self.jwt_algorithm != "HS256" and self.jwt_private_key_file is None:
+            raise ValueError(f"jwt_algorithm {self.jwt_algorithm} requires jwt_private_key_file")
+        return self
 
 
 class CorsConfig(_Model):
@@ -128,6 +207,7 @@ class LimitsConfig(_Model):
     max_upload_bytes: int = Field(default=104_857_600, ge=0)
     allowed_upload_types: list[str] = []  # empty: any type
     max_json_depth: int = Field(default=64, ge=1)
+    max_string_length: int = Field(default=524_288, ge=1)
 
 
 class WebInterfaceConfig(_Model):
@@ -161,6 +241,61 @@ class RuntimeConfig(_Model):
         return self
 
 
+class RealtimeConfig(_Model):
+    """Streaming transports: SSE keep-alives, WebSocket limits, drain on shutdown."""
+
+    sse_ping_seconds: float = Field(default=15, gt=0)
+    send_timeout_seconds: float = Field(default=30, gt=0)  # WebSocket: then close 1013
+    ws_idle_timeout_seconds: float = Field(default=300, gt=0)
+    ws_auth_timeout_seconds: float = Field(default=10, gt=0)
+    ws_max_subscriptions: int = Field(default=64, ge=1)
+    drain_seconds: float = Field(default=2, ge=0)
+
+
+class LlmConfig(_Model):
+    """The language model behind agents and the default chat workflow (none: no LLM).
+
+    `openai` speaks to any OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp's server);
+    `local` runs a GGUF file in-process with llama-cpp-python (the `local` extra).
+    """
+
+    provider: Literal["none", "openai", "local"] = "none"
+    model: str = ""
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    model_path: Path | None = None
+    chat_format: str = "chatml-function-calling"
+    context_length: int = Field(default=4096, ge=64)
+    max_tokens: int = Field(default=512, ge=1)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    timeout_seconds: float = Field(default=60, gt=0)
+    max_retries: int = Field(default=2, ge=0, le=10)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> LlmConfig:
+        if self.provider == "openai" and not self.model:
+            raise ValueError("provider openai needs `model`")
+        if self.provider == "local" and self.model_path is None:
+            raise ValueError("provider local needs `model_path` (a GGUF file)")
+        return self
+
+
+class StorageConfig(_Model):
+    """Stored files and chat are encrypted at rest when keys are configured: each base64 of 32
+    random bytes (`nanobrain keys generate`); the first encrypts, all decrypt."""
+
+    encryption_keys: list[SecretStr] = []
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _valid_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        from nanobrain.security.keyring import KeyRing
+
+        KeyRing.from_secrets(keys)  # a ValueError names the entry, never its value
+        return keys
+
+
 _URL_FIELDS = ("database_url", "redis_url")
 
 
@@ -182,6 +317,11 @@ class Settings(BaseSettings):
     workflows: list[str] = []  # discovery targets (modules, files)
     web_interface: WebInterfaceConfig
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    realtime: RealtimeConfig = Field(default_factory=RealtimeConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    chat_workflow: str = "assistant"  # the default chat workflow (POST /chat without `workflow`)
+
+    storage: StorageConfig = Field(default_factory=StorageConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.auth import Accounts, auth_env, create_accounts
 from tests.support.backing import backing
 from tests.support.server import Server, Worker
 
@@ -72,3 +73,16 @@ def fresh_server(tmp_path: Path) -> Iterator[Server]:
     instance = Server(tmp_path / "data")
     yield instance
     instance.kill()
+
+
+@pytest.fixture(scope="session")
+def secure_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Authentication on; the first admin comes from the environment."""
+    instance = Server(tmp_path_factory.mktemp("secure"), env=auth_env()).start()
+    yield instance
+    instance.kill()
+
+
+@pytest.fixture(scope="session")
+def accounts(secure_server: Server) -> Accounts:
+    return create_accounts(secure_server.api)

@@ -185,8 +185,17 @@ def test_data_summary_returns_a_table_and_a_chart(client: httpx.Client) -> None:
     assert chart["kind"] == "chart" and "vega-lite" in chart["spec"]["$schema"]
 
 
-def test_data_summary_refuses_binary_and_empty_files(client: httpx.Client) -> None:
-    for content in (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", b""):
+def test_binary_content_declared_as_text_is_refused_at_upload(client: httpx.Client) -> None:
+    png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
+    assert_problem(upload(client, "x.csv", png, "text/csv"), 415)
+    assert_problem(upload(client, "x.csv", png, "application/octet-stream"), 415)  # by name
+    assert_problem(upload(client, "x.png", b"GIF89a...", "image/png"), 415)
+    assert upload(client, "x.png", png, "image/png").status_code == 201
+    assert upload(client, "x.bin", png, "application/octet-stream").status_code == 201
+
+
+def test_data_summary_refuses_empty_files(client: httpx.Client) -> None:
+    for content in (b"",):
         file_id = upload(client, "x.csv", content, "text/csv").json()["file_id"]
         body = client.post(
             "/workflows/execute",

@@ -43,7 +43,7 @@ def test_production_defaults() -> None:
     assert web.auth_config.enabled is True
     assert web.auth_config.jwt_secret is not None
     assert web.auth_config.jwt_secret.get_secret_value() == "s3cret-value"
-    assert web.auth_config.oauth_providers == ["google", "microsoft", "okta"]
+    assert web.auth_config.oidc_providers == {}
     assert web.ssl_config.enabled and web.ssl_config.cert_file == Path("/etc/ssl/certs/api.crt")
     assert web.cache_config.backend == "redis"
     assert web.cache_config.cluster_nodes == ["redis1:6379"]

@@ -13,13 +13,18 @@ from nanobrain.core.spec import NAME_PATTERN
 
 @dataclass(frozen=True)
 class Agent:
-    """An agent definition. Tools are given by name or as `@tool` functions."""
+    """An agent definition: an LLM with instructions and the tools it may call (by name or as
+    `@tool` functions). The runtime runs its tool-calling loop."""
 
     name: str
     description: str
     instructions: str = ""
     tools: Sequence[str | Callable[..., Any]] = field(default_factory=tuple)
     roles: tuple[str, ...] | None = None
+    tool_choice: str | None = None
+    """Make the first step call a tool: `"required"` (any) or a tool's name; later steps choose."""
+    max_steps: int = 8
+    """How many model calls one request may take (tool rounds plus the answer)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tools", tuple(self.tools))
@@ -31,6 +36,8 @@ class Agent:
             )
         if not self.description:
             raise RegistrationError(f"agent {self.name!r}: needs a description")
+        if self.max_steps < 1:
+            raise RegistrationError(f"agent {self.name!r}: max_steps must be at least 1")
 
     @property
     def tool_names(self) -> tuple[str, ...]:

@@ -26,7 +26,12 @@ class FileAccess(Protocol):
 
 
 class Context:
-    """Passed as the first argument to a workflow or tool that declares a `Context` parameter."""
+    """Passed as the first argument to a workflow or tool that declares a `Context` parameter.
+
+    In a chat turn, `session` is the conversation's state (a JSON-able dict saved after each
+    successful turn), `history` its earlier messages (`{"role", "content", ...}`, oldest first),
+    and `transcript` collects the tool messages the turn adds before its reply.
+    """
 
     def __init__(
         self,
@@ -38,6 +43,7 @@ class Context:
         files: FileAccess,
         session_id: str | None = None,
         session: dict[str, Any] | None = None,
+        history: list[dict[str, Any]] | None = None,
         llm: Any = None,
     ) -> None:
         self.execution_id = execution_id
@@ -46,6 +52,8 @@ class Context:
         self.files = files
         self.session_id = session_id
         self.session: dict[str, Any] = session if session is not None else {}
+        self.history: list[dict[str, Any]] = history if history is not None else []
+        self.transcript: list[dict[str, Any]] = []
         self.llm = llm
         self._sink = sink
         self._cancelled = False
@@ -69,6 +77,10 @@ class Context:
     def emit(self, chunk: Any) -> None:
         """Stream a partial result to clients (a `chunk` event with `{"delta": chunk}`)."""
         self._sink.emit("chunk", {"delta": chunk})
+
+    def report(self, event_type: str, data: Any) -> None:
+        """Publish an event of another type (an agent's `tool_call` and `tool_result`)."""
+        self._sink.emit(event_type, data)
 
     def log(self, message: str, level: str = "info") -> None:
         self._sink.emit("log", {"level": level, "message": message})

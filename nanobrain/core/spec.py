@@ -29,7 +29,7 @@ _ASYNC_ITERATORS = (AsyncIterator, AsyncIterable, AsyncGenerator)
 class Runnable:
     """What the executor can run: a workflow or a tool, with its validated contract."""
 
-    kind: Literal["workflow", "tool"]
+    kind: Literal["workflow", "tool", "agent"]
     name: str
     title: str
     description: str
@@ -100,7 +100,7 @@ def _is_file_annotation(annotation: Any) -> bool:
 def build_runnable(
     fn: Callable[..., Any],
     *,
-    kind: Literal["workflow", "tool"],
+    kind: Literal["workflow", "tool", "agent"],
     name: str | None = None,
     title: str | None = None,
     description: str | None = None,
@@ -167,7 +167,7 @@ def build_runnable(
         if _is_file_annotation(annotation):
             file_fields.append(param.name)
 
-    if kind == "workflow" and context_param is None:
+    if kind != "tool" and context_param is None:
         raise RegistrationError(f"{where}: a workflow's first parameter must be `ctx: Context`")
 
     returns = hints.get("return", inspect.Parameter.empty)
@@ -244,6 +244,9 @@ def _resolve_mode(
         raise RegistrationError(f"{where}: mode {mode!r} is not one of {', '.join(MODES)}")
     if mode == "stream" and not is_generator:
         raise RegistrationError(f"{where}: `stream` mode needs an async generator (use `yield`)")
-    if mode == "chat" and fields.get("message", (None,))[0] is not str:
+    message = fields.get("message", (None,))[0]
+    if get_origin(message) is typing.Annotated:
+        message = get_args(message)[0]
+    if mode == "chat" and message is not str:
         raise RegistrationError(f"{where}: a `chat` workflow needs a `message: str` parameter")
     return mode

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
+from nanobrain.llm.factory import provider_from_settings
+from nanobrain.routing.analyzer import LexicalAnalyzer, RequestAnalyzer
+from nanobrain.runtime import agents
+from nanobrain.runtime.assistant import NAME as ASSISTANT
+from nanobrain.runtime.assistant import assistant_runnable, is_builtin
 from nanobrain.runtime.cache import ResultCache, build_cache
+from nanobrain.runtime.chat import ChatService
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.events.redis import RedisEventBus
@@ -22,8 +28,10 @@ from nanobrain.runtime.files import FileService
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
-from nanobrain.store.blobs import LocalBlobStore
+from nanobrain.security.keyring import KeyRing
+from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine
+from nanobrain.store.encrypted_blobs import open_blob_store
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
 
@@ -33,21 +41,30 @@ class Runtime:
     engine: AsyncEngine
     files: FileService
     executions: ExecutionService
+    chat: ChatService
+    analyzer: RequestAnalyzer
     redis: Redis | None = None
 
     async def close(self) -> None:
         await self.executions.stop()
+        await self.release()
+
+    async def release(self) -> None:
+        """Close the connections (after the executions stopped)."""
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
 
 
 def build_runtime(settings: Settings, registry: Registry, *, worker: str | None = None) -> Runtime:
-    """`worker`: the name under which a `nanobrain worker` process takes jobs."""
+    """`worker`: the name under which a `nanobrain worker` process takes jobs. Raises
+    `StorageKeyError` when the configured encryption keys cannot serve the stored data."""
+    ring = KeyRing.from_secrets(settings.storage.encryption_keys)
+    blobs = open_blob_store(settings.files_dir, ring)
     engine = create_engine(settings.resolved_database_url)
     files = FileService(
         FileRepository(engine),
-        LocalBlobStore(settings.files_dir),
+        blobs,
         max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
         allowed_types=settings.web_interface.limits.allowed_upload_types,
     )
@@ -92,5 +109,18 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         files,
         default_timeout=config.default_timeout_seconds,
         cache=cache,
+        llm=provider_from_settings(settings.llm),
     )
-    return Runtime(engine=engine, files=files, executions=service, redis=redis)
+    analyzer = LexicalAnalyzer()
+    agents.install(service)
+    if is_builtin(registry.workflows.get(ASSISTANT)):  # a registered `assistant` takes precedence
+        registry.workflows[ASSISTANT] = assistant_runnable(service, analyzer)
+    chat = ChatService(ChatRepository(engine, ring), service, settings.chat_workflow)
+    return Runtime(
+        engine=engine,
+        files=files,
+        executions=service,
+        chat=chat,
+        analyzer=analyzer,
+        redis=redis,
+    )

@@ -51,6 +51,22 @@ class UnsupportedMediaType(RuntimeProblem):
     title = "Unsupported media type"
 
 
+class FileUnreadable(RuntimeProblem):
+    """A stored file that cannot be read back: damaged, tampered with, or encrypted with a key
+    that is not configured. The store is at fault, not the caller: a 500, its reason logged."""
+
+    status = 500
+    title = "File unreadable"
+
+
+class ChatUnreadable(RuntimeProblem):
+    """A stored chat session or message that cannot be read back: damaged, tampered with, or
+    encrypted with a key that is not configured. As for files: a 500, its reason logged."""
+
+    status = 500
+    title = "Chat unreadable"
+
+
 def validation_errors(exc: Any, prefix: tuple[str | int, ...] = ()) -> list[dict[str, Any]]:
     """Pydantic errors as `{loc, msg}` without echoing the (possibly huge or secret) input."""
     return [

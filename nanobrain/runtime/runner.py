@@ -8,20 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
-from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
+from nanobrain.llm.base import LLMProvider, MeteredLLM
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
 from nanobrain.runtime.cache import ResultCache, result_key
-from nanobrain.runtime.errors import RuntimeProblem, validation_errors
+from nanobrain.runtime.errors import (
+    ChatUnreadable,
+    FileUnreadable,
+    RuntimeProblem,
+    validation_errors,
+)
 from nanobrain.runtime.events.base import EventBus
-from nanobrain.runtime.executors.base import SHUTDOWN, Job
+from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
@@ -30,8 +37,36 @@ log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped while this execution was running"
 
 
-def lookup(registry: Registry, kind: str, name: str) -> Runnable | None:
-    return (registry.workflows if kind == "workflow" else registry.tools).get(name)
+Runnables = Mapping[str, Mapping[str, Runnable]]
+"""What can run, by kind (`workflow`, `tool`, `agent`) and name."""
+
+
+def lookup(runnables: Runnables, kind: str, name: str) -> Runnable | None:
+    table = runnables.get(kind)
+    return table.get(name) if table is not None else None
+
+
+class ChatTurns(Protocol):
+    """Where chat turns keep their conversation (the chat service)."""
+
+    async def open_turn(
+        self, record: ExecutionRecord
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The session's earlier messages and its state."""
+
+    async def close_turn(
+        self, record: ExecutionRecord, context: Context, reply: str, usage: dict[str, int] | None
+    ) -> dict[str, Any]:
+        """Store the turn's tool messages, the reply and the state; return the `complete` data."""
+
+
+def reply_text(output: Any) -> str:
+    """A chat workflow's output as message text."""
+    if isinstance(output, str):
+        return output
+    if isinstance(output, dict) and output.get("kind") == "markdown":
+        return str(output.get("text", ""))
+    return orjson.dumps(output, option=orjson.OPT_INDENT_2).decode()
 
 
 class Publisher:
@@ -131,6 +166,14 @@ class Publisher:
         self._announce(record, closing[max(0, len(closing) + 1 - missing) :])
         await self.bus.flush()
 
+    async def interrupt(self, record: ExecutionRecord, reason: str) -> bool:
+        """End an execution stopped from outside: cancelled by a user, or failed by shutdown.
+        False if it had already ended."""
+        if reason == SHUTDOWN:
+            error = {"type": "interrupted", "message": INTERRUPTED}
+            return await self.finish(record, ExecutionStatus.FAILED, error=error)
+        return await self.finish(record, ExecutionStatus.CANCELLED)
+
     def _metrics(self, workflow: str, status: str) -> tuple[Any, Any]:
         key = (workflow, status)
         children = self._children.get(key)
@@ -188,33 +231,31 @@ class _Sink:
 class ExecutionRunner:
     def __init__(
         self,
-        registry: Registry,
+        runnables: Runnables,
         records: ExecutionRecords,
         publisher: Publisher,
         files: FileService,
         *,
         default_timeout: float,
         cache: ResultCache | None = None,
+        llm: LLMProvider | None = None,
     ):
-        self.registry = registry
+        self.runnables = runnables
         self.records = records
         self.publisher = publisher
         self.files = files
         self.default_timeout = default_timeout
         self.cache = cache
+        self.llm = llm
+        self.chat: ChatTurns | None = None
+
+    def timeout_for(self, runnable: Runnable) -> float:
+        return runnable.timeout or self.default_timeout
 
     async def abandon(self, job: Job, reason: str) -> None:
         record = await self.records.get(job.execution_id)
-        if record is None or record.status.final:
-            return
-        if reason == SHUTDOWN:
-            await self.publisher.finish(
-                record,
-                ExecutionStatus.FAILED,
-                error={"type": "interrupted", "message": INTERRUPTED},
-            )
-        else:
-            await self.publisher.finish(record, ExecutionStatus.CANCELLED)
+        if record is not None:
+            await self.publisher.interrupt(record, reason)
 
     async def recover(self, job: Job, reason: str, *, max_attempts: int, cancelled: bool) -> bool:
         """Settle an execution whose worker died: cancelled if that was asked for, run again if
@@ -231,7 +272,7 @@ class ExecutionRunner:
             return False
         if record.status is ExecutionStatus.QUEUED:
             return True  # it never started: deliver it again
-        runnable = lookup(self.registry, job.kind, job.name)
+        runnable = lookup(self.runnables, job.kind, job.name)
         if runnable is not None and runnable.retry_safe and record.attempts < max_attempts:
             attempts = record.attempts
             record.requeue()
@@ -265,7 +306,7 @@ class ExecutionRunner:
                 await self._complete_if_final(job.execution_id)
             return
         self.publisher.status(record)
-        runnable = lookup(self.registry, job.kind, job.name)
+        runnable = lookup(self.runnables, job.kind, job.name)
         if runnable is None:
             await self.publisher.finish(
                 record,
@@ -277,6 +318,7 @@ class ExecutionRunner:
             )
             return
         files = ExecutionFiles(self.files, job.user, record.id)
+        chat = runnable.mode == "chat"
         context = Context(
             execution_id=record.id,
             workflow=runnable.name,
@@ -284,11 +326,15 @@ class ExecutionRunner:
             sink=_Sink(self.publisher, record),
             files=files,
             session_id=record.session_id,
+            history=job.history,
+            llm=MeteredLLM(self.llm) if self.llm is not None else None,
         )
-        timeout = runnable.timeout or self.default_timeout
+        timeout = self.timeout_for(runnable)
         try:
             model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)
-            arguments = await self._arguments(runnable, model, job, context)
+            if chat:
+                await self._open_turn(record, context)
+            arguments = await self._arguments(runnable, model, context, files)
             deadline = asyncio.timeout(timeout)
             try:
                 async with deadline:
@@ -298,16 +344,11 @@ class ExecutionRunner:
                     raise _TimedOut from None
                 raise
             output = runnable.output_model(result).model_dump(mode="json")
+            if chat:
+                await self._close_turn(record, context, output)
         except asyncio.CancelledError:
             context.mark_cancelled()
-            if job.cancel_reason == SHUTDOWN:
-                await self.publisher.finish(
-                    record,
-                    ExecutionStatus.FAILED,
-                    error={"type": "interrupted", "message": INTERRUPTED},
-                )
-            else:
-                await self.publisher.finish(record, ExecutionStatus.CANCELLED)
+            await self.publisher.interrupt(record, job.cancel_reason or USER_CANCEL)
             return
         except _TimedOut:
             message = f"timed out after {timeout:g} s"
@@ -322,18 +363,34 @@ class ExecutionRunner:
             return
         finally:
             record.artifacts = files.saved
+            files.close()
         if await self.publisher.finish(record, ExecutionStatus.SUCCEEDED, output=output) and (
-            self.cache is not None and runnable.cache and not files.saved
+            self.cache is not None and runnable.cache and not files.saved and not chat
         ):
             key = result_key(runnable, job.user.id, model)
             await self.cache.set(key, output, self.cache.ttl(runnable))
 
+    async def _open_turn(self, record: ExecutionRecord, context: Context) -> None:
+        if record.session_id is not None and self.chat is not None:
+            context.history, context.session = await self.chat.open_turn(record)
+        self.publisher.publish(record, "typing", {"session_id": record.session_id})
+
+    async def _close_turn(self, record: ExecutionRecord, context: Context, output: Any) -> None:
+        """Store the reply (in a session) and announce the whole message with `complete`."""
+        text = reply_text(output)
+        llm = context.llm
+        usage = llm.usage.as_dict() if isinstance(llm, MeteredLLM) and llm.calls else None
+        data: dict[str, Any] = {"content": text, "role": "assistant", "usage": usage}
+        if record.session_id is not None and self.chat is not None:
+            data = await self.chat.close_turn(record, context, text, usage)
+        self.publisher.publish(record, "complete", data)
+
     async def _arguments(
-        self, runnable: Runnable, model: BaseModel, job: Job, context: Context
+        self, runnable: Runnable, model: BaseModel, context: Context, files: ExecutionFiles
     ) -> dict[str, Any]:
         arguments = {name: getattr(model, name) for name in type(model).model_fields}
         for name in runnable.file_fields:
-            arguments[name] = await _resolve_files(arguments[name], self.files, job)
+            arguments[name] = await _resolve_files(arguments[name], files)
         if runnable.context_param is not None:
             arguments[runnable.context_param] = context
         return arguments
@@ -353,17 +410,21 @@ class _TimedOut(Exception):
     pass
 
 
-async def _resolve_files(value: Any, files: FileService, job: Job) -> Any:
+async def _resolve_files(value: Any, files: ExecutionFiles) -> Any:
     if isinstance(value, File):
-        return value if value.resolved else await files.resolve(value, job.user)
+        return value if value.resolved else await files.resolve(value)
     if isinstance(value, list):
-        return [await _resolve_files(item, files, job) for item in value]
+        return [await _resolve_files(item, files) for item in value]
     return value
 
 
 def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
     if isinstance(exc, WorkflowError):
         return {"type": "workflow_error", "message": str(exc)}
+    if isinstance(exc, FileUnreadable):
+        return {"type": "file_unreadable", "message": exc.detail}
+    if isinstance(exc, ChatUnreadable):
+        return {"type": "chat_unreadable", "message": exc.detail}
     if isinstance(exc, RuntimeProblem):
         return {"type": "invalid_input", "message": exc.detail}
     if isinstance(exc, ValidationError):

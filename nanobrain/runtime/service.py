@@ -16,6 +16,7 @@ from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.core.user import User
+from nanobrain.llm.base import LLMProvider
 from nanobrain.runtime.cache import ResultCache, result_key
 from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
 from nanobrain.runtime.events.base import Event, EventBus
@@ -37,6 +38,7 @@ class ExecutionService:
         *,
         default_timeout: float,
         cache: ResultCache | None = None,
+        llm: LLMProvider | None = None,
     ):
         self.registry = registry
         self.records = records
@@ -45,9 +47,22 @@ class ExecutionService:
         self.files = files
         self.default_timeout = default_timeout
         self.cache = cache
+        self.llm = llm
+        self.agents: dict[str, Runnable] = {}  # filled by nanobrain.runtime.agents.install
+        self.runnables: dict[str, dict[str, Runnable]] = {
+            "workflow": registry.workflows,
+            "tool": registry.tools,
+            "agent": self.agents,
+        }
         self.publisher = Publisher(bus, records)
         self.runner = ExecutionRunner(
-            registry, records, self.publisher, files, default_timeout=default_timeout, cache=cache
+            self.runnables,
+            records,
+            self.publisher,
+            files,
+            default_timeout=default_timeout,
+            cache=cache,
+            llm=llm,
         )
 
     async def start(self) -> int:
@@ -67,11 +82,16 @@ class ExecutionService:
         await self.executor.stop()
         await self.records.close()
         await self.bus.close()
+        if self.llm is not None:
+            await self.llm.aclose()
+
+    def timeout_for(self, runnable: Runnable) -> float:
+        return self.runner.timeout_for(runnable)
 
     # -- lookups ---------------------------------------------------------------------------
     def runnable(self, kind: str, name: str, user: User) -> Runnable:
         """The workflow or tool if it exists and `user` may see it (else 404, never a hint)."""
-        runnable = lookup(self.registry, kind, name)
+        runnable = lookup(self.runnables, kind, name)
         if runnable is None or not runnable.allows(user.role):
             raise NotFound(f"no {kind} named {name!r}")
         return runnable
@@ -94,10 +114,60 @@ class ExecutionService:
         routed_from: str | None = None,
         durable: bool = True,
         run_here: bool = False,
+        execution_id: str | None = None,
+        history: list[dict[str, Any]] | None = None,
     ) -> ExecutionRecord:
         """Validate and enqueue. `durable=False` skips waiting for the record's commit, and
         `run_here=True` runs it in the calling task when the executor can: both for callers that
-        wait for the outcome anyway."""
+        wait for the outcome anyway. `execution_id` lets a caller that records something about the
+        execution beforehand (a chat message) choose its id; `history` carries a stateless chat
+        turn's earlier messages."""
+        record, job = await self._accept(
+            runnable, raw_input, user, session_id, request_id, routed_from, execution_id, history
+        )
+        if not self.executor.in_process:
+            # Another process may take the job at once: it must find the record and the events.
+            await asyncio.gather(self.records.flush(), self.bus.flush())
+        elif durable:
+            await self.records.flush()
+        if job is None:  # answered from the cache
+            return record
+        if not (run_here and await self.executor.run_here(job)):
+            await self.executor.submit(job)
+        return record
+
+    async def run_nested(
+        self, runnable: Runnable, raw_input: Any, user: User, *, session_id: str | None = None
+    ) -> ExecutionRecord:
+        """Run an execution that a running one starts (an agent's tool call) to its end, in the
+        calling task: the caller already holds an executor slot, and waiting for a second one
+        could deadlock. A cancel of the caller cancels this execution, then the caller."""
+        record, job = await self._accept(
+            runnable, raw_input, user, session_id, None, None, None, None
+        )
+        if job is None:  # answered from the cache
+            return record
+        if self.records.shared:
+            await self.records.flush()  # the runner claims the stored record
+        await self.runner.run(job)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        if self.records.shared:  # the runner worked on the claimed copy
+            return await self.records.get(record.id) or record
+        return record
+
+    async def _accept(
+        self,
+        runnable: Runnable,
+        raw_input: Any,
+        user: User,
+        session_id: str | None,
+        request_id: str | None,
+        routed_from: str | None,
+        execution_id: str | None,
+        history: list[dict[str, Any]] | None,
+    ) -> tuple[ExecutionRecord, Job | None]:
         if not user.can("execute"):
             raise Forbidden("your role may not run workflows")
         if not runnable.allows(user.role):
@@ -120,7 +190,7 @@ class ExecutionService:
         if self.cache is not None and runnable.cache:
             cached = await self.cache.get(result_key(runnable, user.id, validated))
         record = ExecutionRecord(
-            id=new_id(),
+            id=execution_id or new_id(),
             workflow=runnable.name,
             kind=runnable.kind,
             owner_id=user.id,
@@ -133,13 +203,7 @@ class ExecutionService:
         self.publisher.status(record)
         if cached[0]:
             self._reuse(record, cached[1])
-        if not self.executor.in_process:
-            # Another process may take the job at once: it must find the record and the events.
-            await asyncio.gather(self.records.flush(), self.bus.flush())
-        elif durable:
-            await self.records.flush()
-        if cached[0]:
-            return record
+            return record, None
         job = Job(
             execution_id=record.id,
             kind=runnable.kind,
@@ -147,11 +211,10 @@ class ExecutionService:
             input=raw_input,
             user=user,
             session_id=session_id,
+            history=history,
             validated=validated,
         )
-        if not (run_here and await self.executor.run_here(job)):
-            await self.executor.submit(job)
-        return record
+        return record, job
 
     def _reuse(self, record: ExecutionRecord, output: Any) -> None:
         """Finish a new execution with a cached output: the same record and events as a run."""
@@ -200,8 +263,6 @@ class ExecutionService:
 
     async def cancel(self, execution_id: str, user: User) -> ExecutionRecord:
         record = await self.get(execution_id, user)
-        if record.owner_id != user.id and not can_see_all(user):
-            raise NotFound(f"no execution {execution_id!r}")
         if not user.can("execute"):
             raise Forbidden("your role may not cancel executions")
         if record.status.final:

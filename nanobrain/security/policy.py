@@ -12,6 +12,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "guest": frozenset({READ}),
 }
 ROLES = tuple(ROLE_PERMISSIONS)
+_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # guest 0 ... admin 3
 
 LOCAL_ADMIN = User(
     id="local-admin", username="local-admin", role="admin", permissions=ROLE_PERMISSIONS["admin"]
@@ -22,3 +23,12 @@ def user_with_role(user_id: str, username: str, role: str) -> User:
     if role not in ROLE_PERMISSIONS:
         raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     return User(id=user_id, username=username, role=role, permissions=ROLE_PERMISSIONS[role])
+
+
+def role_at_most(role: str, ceiling: str) -> bool:
+    """True if `role` grants nothing that `ceiling` does not (an API key's role vs its owner's)."""
+    return _RANK[role] <= _RANK[ceiling]
+
+
+def lower_role(first: str, second: str) -> str:
+    return first if _RANK[first] <= _RANK[second] else second

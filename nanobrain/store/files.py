@@ -70,10 +70,21 @@ class FileRepository:
             row = result.first()
         if row is None:
             return None
-        return FileRecord(**{name: getattr(row, name) for name in _FIELDS})
+        return _record(row)
+
+    async def page(self, after: str, limit: int) -> list[FileRecord]:
+        """Up to `limit` files with ids greater than `after`, in id order (to walk all files)."""
+        query = select(FileRow).where(FileRow.id > after).order_by(FileRow.id).limit(limit)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_record(row) for row in rows]
 
 
 _FIELDS = tuple(column.name for column in FileRow.__table__.columns)
+
+
+def _record(row: Any) -> FileRecord:
+    return FileRecord(**{name: getattr(row, name) for name in _FIELDS})
 
 
 def _row(record: FileRecord) -> dict[str, Any]:

@@ -2,48 +2,105 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
-from nanobrain.routing.analyzer import LexicalAnalyzer
+from nanobrain.runtime import scratch
 from nanobrain.runtime.build import build_runtime
+from nanobrain.security.accounts import bootstrap_admin
+from nanobrain.security.services import SecurityServices, build_security
 from nanobrain.store.database import upgrade
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher
+from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
     CrossOriginOnly,
     RequestContextMiddleware,
 )
-from nanobrain.web.routers import admin, catalog, executions, files, route, workflows
+from nanobrain.web.routers import (
+    admin,
+    audit,
+    auth,
+    catalog,
+    chat,
+    executions,
+    files,
+    openai_compat,
+    route,
+    users,
+    workflows,
+    ws,
+)
 from nanobrain.web.state import AppState
+from nanobrain.web.ui import with_ui
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
-ROUTERS = [module.router for module in (workflows, executions, files, catalog, admin, route)]
+ROUTERS = [
+    module.router
+    for module in (
+        workflows,
+        executions,
+        files,
+        catalog,
+        chat,
+        admin,
+        route,
+        ws,
+        auth,
+        users,
+        audit,
+    )
+]
+FLUSH_SECONDS = 1.0
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
+    """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
+    keys cannot serve the stored data."""
     runtime = build_runtime(settings, registry)
+    security = build_security(settings, runtime.engine)
+
+    async def close() -> None:
+        await runtime.executions.stop()
+        await security.close()
+        await runtime.release()
+
     return AppState(
         settings=settings,
         registry=registry,
         engine=runtime.engine,
         executions=runtime.executions,
         files=runtime.files,
-        analyzer=LexicalAnalyzer(),
+        analyzer=runtime.analyzer,
         redis=runtime.redis,
-        close=runtime.close,
+        close=close,
+        security=security,
+        chat=runtime.chat,
     )
+
+
+async def _flush_periodically(security: SecurityServices) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        try:
+            await security.flush()
+        except Exception:
+            log.exception("could not write the audit log; will retry")
 
 
 def create_api(settings: Settings, registry: Registry) -> FastAPI:
@@ -51,11 +108,17 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     state (migrations, recovery of executions a dead process left unfinished)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
+    mcp = MCPApp()
+
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, registry)
         api.state.nanobrain = state
         await upgrade(state.engine)
+        await bootstrap_admin(state.security.users, os.environ)
+        swept = await asyncio.to_thread(scratch.sweep)
+        if swept:
+            log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
         state.interrupted_at_start = await state.executions.start()
         if state.interrupted_at_start:
             log.warning(
@@ -69,11 +132,16 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         gc.freeze()
         # Requests allocate many short-lived containers: collect the young generation less often.
         gc.set_threshold(10_000, 20, 20)
+        flusher = asyncio.create_task(_flush_periodically(state.security))
         state.ready = True
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             state.ready = False
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
             await state.close()
 
     api = FastAPI(
@@ -88,15 +156,21 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     )
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
+    api.include_router(openai_compat.router)
+    api.router.routes.append(Route("/mcp", mcp))  # streamable HTTP has one endpoint
     problems.install(api)
     openapi.install(api, registry)
     return api
 
 
 def create_app(settings: Settings, registry: Registry) -> ASGIApp:
-    """The served ASGI app: request context, CORS and body limits around the lean hot paths and
-    the FastAPI app."""
-    api = create_api(settings, registry)
+    """The served ASGI app: request context, the web UI, CORS and body limits around the lean hot
+    paths and the FastAPI app."""
+    return wrap(create_api(settings, registry), settings)
+
+
+def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
+    """`api` behind the lean dispatcher and the middleware."""
     app: ASGIApp = LeanDispatcher(api, ROUTERS, API_PREFIX)
     web = settings.web_interface
     limits = web.limits
@@ -112,7 +186,15 @@ def create_app(settings: Settings, registry: Registry) -> ASGIApp:
             allow_credentials=web.cors_config.allow_credentials,
             allow_methods=web.cors_config.allow_methods,
             allow_headers=web.cors_config.allow_headers,
-            expose_headers=["X-Request-ID", "Location", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Location",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
         app = CrossOriginOnly(app, cors)
+    app = with_ui(app, root_path=web.server_config.root_path)
     return RequestContextMiddleware(app, prefix=API_PREFIX, metrics=web.monitoring.enabled)

@@ -21,11 +21,11 @@ from starlette.routing import compile_path
 from starlette.types import Receive, Scope, Send
 
 from nanobrain.core.user import User
-from nanobrain.web.deps import Permission
+from nanobrain.web.deps import Permission, declares
 from nanobrain.web.problems import problem_for
 
 LeanEndpoint = Callable[[Request, User], Awaitable[Response]]
-LEAN_ATTRIBUTE = "__nanobrain_lean__"
+LEAN_ATTRIBUTE = "__nanobrain_lean__"  # serve this endpoint lean
 
 
 def lean(permission: str, **documented: Any) -> Callable[[LeanEndpoint], Callable[..., Any]]:
@@ -59,8 +59,8 @@ def lean(permission: str, **documented: Any) -> Callable[[LeanEndpoint], Callabl
         serve.__signature__ = signature  # type: ignore[attr-defined]
         serve.__name__ = endpoint.__name__
         serve.__doc__ = endpoint.__doc__
-        setattr(serve, LEAN_ATTRIBUTE, permission)
-        return serve
+        setattr(serve, LEAN_ATTRIBUTE, True)
+        return declares(permission)(serve)
 
     return decorate
 

@@ -1,4 +1,5 @@
-"""Pure ASGI middleware (no per-request Request objects): request context and body limits."""
+"""Pure ASGI middleware (no per-request Request objects): request context, response headers and
+body limits."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nanobrain.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from nanobrain.web.headers import SecurityHeaders
 from nanobrain.web.problems import ProblemError
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -18,15 +20,17 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 class RequestContextMiddleware:
     """Gives every request an id (the client's `X-Request-ID` if well-formed, else a new one),
-    returns it on the response, and records the request in the HTTP metrics.
+    returns it on the response with the security headers and the caller's rate-limit state, and
+    records the request in the HTTP metrics.
 
-    One middleware for both keeps it to a single wrapped `send` per request on the hot path.
+    One middleware for all of it keeps it to a single wrapped `send` per request on the hot path.
     """
 
     def __init__(self, app: ASGIApp, prefix: str = "", metrics: bool = True):
         self.app = app
         self.prefix = prefix
         self.metrics = metrics
+        self.security_headers = SecurityHeaders()
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -41,8 +45,12 @@ class RequestContextMiddleware:
                     request_id = candidate
                 break
         request_id = request_id or os.urandom(16).hex()
-        scope.setdefault("state", {})["request_id"] = request_id
-        header = (b"x-request-id", request_id.encode())
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        extra = [
+            (b"x-request-id", request_id.encode()),
+            *self.security_headers.for_scope(scope["scheme"], scope["path"]),
+        ]
         status = 500
         started = time.perf_counter()
 
@@ -50,7 +58,11 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), header]
+                headers = [*message.get("headers", []), *extra]
+                verdict = state.get("ratelimit")
+                if verdict is not None:
+                    headers += [(k.encode(), v.encode()) for k, v in verdict.headers().items()]
+                message["headers"] = headers
             await send(message)
 
         try:
@@ -119,7 +131,10 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     raise ProblemError(
-                        413, f"the request body is larger than the {limit}-byte limit"
+                        413,
+                        f"the request body is larger than the {limit}-byte limit",
+                        headers={"Connection": "close"},  # do not read the rest
+                        limit=limit,
                     )
             return message
 

@@ -34,6 +34,12 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
     _, definitions = models_json_schema(models, ref_template=REF_TEMPLATE)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.update(definitions.get("$defs", {}))
+    components["Problem"] = PROBLEM_SCHEMA
+    schema["components"]["securitySchemes"] = SECURITY_SCHEMES
+    schema["security"] = [{"bearer": []}, {"apiKey": []}]
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            _document_problems(operation)
     schema["x-nanobrain-workflows"] = {
         spec.name: {
             "input": REF_TEMPLATE.format(model=spec.input_model.__name__),
@@ -43,6 +49,46 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
         for spec in registry.workflows.values()
     }
     return schema
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT or nbk_ API key"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+}
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_COMMON_PROBLEMS = {
+    "401": "missing or invalid credentials",
+    "403": "authenticated, but not permitted",
+    "429": "rate limited (see Retry-After)",
+}
+
+
+PUBLIC: dict[str, Any] = {"security": []}  # `openapi_extra` of routes anyone may call
+
+
+def _document_problems(operation: dict[str, Any]) -> None:
+    """Every operation may answer with a problem: the usual ones by name, the rest as default.
+    Errors are problem documents, FastAPI's 422 included (our handler rewrites it)."""
+    responses = operation.setdefault("responses", {})
+    if operation.get("security") != []:
+        for status, description in _COMMON_PROBLEMS.items():
+            responses.setdefault(status, {"description": description, "content": _PROBLEM})
+    for status, response in responses.items():
+        if status.isdigit() and int(status) >= 400:
+            response["content"] = _PROBLEM
+    responses.setdefault("default", {"description": "a problem (RFC 9457)", "content": _PROBLEM})
 
 
 def install(app: FastAPI, registry: Registry) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import AsyncIterator
 
@@ -92,3 +93,42 @@ async def fragile(ctx: Context, seconds: float = 5.0) -> Token:
 async def lucky(ctx: Context, seed: int = 0) -> Count:
     """A fresh random number each run: shows whether an output came from the cache."""
     return Count(count=int.from_bytes(os.urandom(6), "big") + seed)
+
+
+@workflow(tags=["test"], mode="chat")
+async def parrot(ctx: Context, message: str) -> AsyncIterator[str]:
+    """Says which turn this is and how much history it sees, then repeats the message."""
+    ctx.session["turns"] = ctx.session.get("turns", 0) + 1
+    yield f"turn {ctx.session['turns']} (history {len(ctx.history)}):"
+    for word in message.split():
+        await asyncio.sleep(0)
+        yield f" {word}"
+
+
+@workflow(tags=["test"])
+async def flood(ctx: Context, n: int = 100_000, size: int = 100, delay: float = 0.0) -> Count:
+    """After `delay` seconds, emits `n` chunks of `size` characters as fast as it can."""
+    await asyncio.sleep(delay)
+    chunk = "x" * size
+    for index in range(n):
+        ctx.emit(chunk)
+        if index % 1000 == 0:
+            await asyncio.sleep(0)
+    return Count(count=n)
+
+
+class Peek(BaseModel):
+    path: str
+    sha256: str
+
+
+@workflow(tags=["test"], mode="job")
+async def hold_upload(ctx: Context, upload: File, seconds: float = 0.0, fail: bool = False) -> Peek:
+    """Reads an uploaded file, reports the path it read (as progress), holds on to it for
+    `seconds`, then fails if asked."""
+    data = await asyncio.to_thread(upload.read_bytes)
+    ctx.progress(0.5, str(upload.path))
+    await asyncio.sleep(seconds)
+    if fail:
+        raise WorkflowError("failed as asked")
+    return Peek(path=str(upload.path), sha256=hashlib.sha256(data).hexdigest())

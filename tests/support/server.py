@@ -14,6 +14,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = str(ROOT / "tests" / "support" / "flows.py")
+AGENTS = str(ROOT / "tests" / "support" / "agents.py")
 
 
 def child_env(extra: dict[str, str]) -> dict[str, str]:
@@ -46,10 +47,11 @@ class Server:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"server-{self.port}.log"
+        self.tls = self.env.get("NANOBRAIN_WEB_INTERFACE__SSL_CONFIG__ENABLED") == "true"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def api(self) -> str:
@@ -69,7 +71,8 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if httpx.get(f"{self.api}/health/ready", timeout=1).status_code == 200:
+                ready = httpx.get(f"{self.api}/health/ready", timeout=1, verify=False)
+                if ready.status_code == 200:
                     return self
             except httpx.TransportError:
                 pass

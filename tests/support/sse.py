@@ -22,7 +22,8 @@ def read_events(response: httpx.Response) -> Iterator[SSE]:
     for line in response.iter_lines():
         if line == "":
             if data:
-                yield SSE(event, event_id, json.loads("\n".join(data)))
+                text = "\n".join(data)
+                yield SSE(event, event_id, text if text == "[DONE]" else json.loads(text))
             event, event_id, data = "message", None, []
         elif line.startswith(":"):
             continue
@@ -38,9 +39,14 @@ def read_events(response: httpx.Response) -> Iterator[SSE]:
 
 
 def collect(
-    client: httpx.Client, url: str, headers: dict[str, str] | None = None, timeout: float = 30
+    client: httpx.Client,
+    url: str,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+    method: str = "GET",
+    json_body: Any = None,
 ) -> list[SSE]:
-    with client.stream("GET", url, headers=headers, timeout=timeout) as response:
+    with client.stream(method, url, headers=headers, timeout=timeout, json=json_body) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         return list(read_events(response))

@@ -9,8 +9,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 EVENT_TYPES = frozenset(
-    {"status", "progress", "typing", "chunk", "result", "complete", "error", "log"}
-)
+    {
+        "status", "progress", "typing", "chunk", "result", "complete", "error", "log",
+        "tool_call", "tool_result",
+    }
+)  # fmt: skip
+
+
+class StreamLagged(Exception):
+    """A subscriber fell further behind than the replay log reaches: the events after `after`
+    up to `first_kept - 1` are gone, so continuing would leave a gap."""
+
+    def __init__(self, stream: str, after: int, first_kept: int):
+        super().__init__(
+            f"events {after + 1}..{first_kept - 1} of {stream} are no longer held for replay"
+        )
+        self.stream = stream
+        self.after = after
+        self.first_kept = first_kept
 
 
 @dataclass(slots=True)
@@ -62,7 +78,9 @@ class EventBus(ABC):
 
     @abstractmethod
     def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
-        """Events of `stream` with seq > `after`, live, ending after the final event."""
+        """Events of `stream` with seq > `after`, live, ending after the final event. Raises
+        StreamLagged when some of them are no longer held, and ends early (after what it holds)
+        once the bus is interrupted."""
 
     @abstractmethod
     async def known(self, stream: str) -> bool:
@@ -75,6 +93,14 @@ class EventBus(ABC):
 
     async def flush(self) -> None:  # noqa: B027 - a bus that stores synchronously has nothing to do
         """Return once every event published so far by this process is stored."""
+
+    @abstractmethod
+    def interrupt(self) -> None:
+        """End every live subscription now (the server is draining); publishing goes on."""
+
+    @property
+    @abstractmethod
+    def interrupted(self) -> bool: ...
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         pass

@@ -4,12 +4,13 @@ queues, so a slow client costs nothing but its own lag)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from nanobrain.runtime.events.base import Event, EventBus
+from nanobrain.runtime.events.base import Event, EventBus, StreamLagged
 
 
 class _Stream:
@@ -21,12 +22,16 @@ class _Stream:
         self.finished_at: float | None = None
         self.waiter: asyncio.Future[None] | None = None
 
-    def since(self, after: int) -> list[Event]:
+    def since(self, stream: str, after: int) -> list[Event]:
         if not self.events or after >= self.events[-1].seq:
             return []
         first = self.events[0].seq
-        start = max(0, after - first + 1)
-        return list(self.events)[start:] if start else list(self.events)
+        if after < first - 1:
+            raise StreamLagged(stream, after, first)
+        start = after - first + 1
+        if start == 0:
+            return list(self.events)
+        return list(itertools.islice(self.events, start, None))
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -52,6 +57,16 @@ class MemoryEventBus(EventBus):
         self._max_events = max_events_per_stream
         self._retention = retention_seconds
         self._max_streams = max_streams
+        self._interrupted = False
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        for state in self._streams.values():
+            state.wake()
 
     async def known(self, stream: str) -> bool:
         return stream in self._streams
@@ -98,11 +113,16 @@ class MemoryEventBus(EventBus):
             state = self._streams.get(stream)
             if state is None:
                 return
-            for event in state.since(cursor):
+            events = state.since(stream, cursor)
+            for event in events:
                 yield event
                 cursor = event.seq
                 if event.final:
                     return
+            if self._interrupted:
+                return
+            if events:
+                continue  # more may have come while these were sent
             if state.finished_at is not None:
                 return
             await asyncio.shield(state.changed())

@@ -29,7 +29,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from nanobrain.runtime.events.base import Event, EventBus
+from nanobrain.runtime.events.base import Event, EventBus, StreamLagged
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,15 @@ class RedisEventBus(EventBus):
         self._flushed: list[tuple[int, asyncio.Future[None]]] = []  # (published then, waiter)
         self._writer: asyncio.Task[None] | None = None
         self._follower = _Follower(redis, f"{prefix}:wake:{os.urandom(8).hex()}")
+        self._interrupted = False
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def interrupt(self) -> None:
+        self._interrupted = True
+        self._follower.wake_all()
 
     def _key(self, stream: str) -> str:
         return f"{self._prefix}{{{stream}}}"  # the hash tag keeps a stream's keys on one slot
@@ -194,10 +203,14 @@ class RedisEventBus(EventBus):
             first = False
             for entry_id, fields in entries:
                 event = _decode(stream, entry_id, fields)
+                if event.seq > cursor + 1:
+                    raise StreamLagged(stream, cursor, event.seq)  # trimmed past our position
                 yield event
                 cursor = event.seq
                 if event.final:
                     return
+            if self._interrupted:
+                return
             if len(entries) < BATCH:
                 await self._follower.wait(key, cursor)
 
@@ -268,6 +281,13 @@ class _Follower:
                 if not waiters:
                     del self._waiters[key]
                     self._positions.pop(key, None)
+
+    def wake_all(self) -> None:
+        """Wake every waiter now (the bus is interrupted): each re-reads, then ends."""
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def _poke(self) -> None:
         try:

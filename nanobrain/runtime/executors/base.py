@@ -24,6 +24,7 @@ class Job:
     input: dict[str, Any]
     user: User
     session_id: str | None = None
+    history: list[dict[str, Any]] | None = None  # a stateless chat turn's earlier messages
     validated: BaseModel | None = None  # the local executor skips re-validation
     cancel_reason: str | None = None
 

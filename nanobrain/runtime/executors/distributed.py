@@ -64,6 +64,7 @@ def job_payload(job: Job) -> dict[str, Any]:
         "name": job.name,
         "input": job.input,
         "session_id": job.session_id,
+        "history": job.history,
         "user": {
             "id": job.user.id,
             "username": job.user.username,
@@ -81,6 +82,7 @@ def job_from_payload(payload: dict[str, Any]) -> Job:
         name=payload["name"],
         input=payload["input"],
         session_id=payload["session_id"],
+        history=payload.get("history"),
         user=User(
             id=user["id"],
             username=user["username"],

@@ -14,6 +14,7 @@ from nanobrain.core.user import User
 from nanobrain.observability.metrics import EXECUTIONS_ACTIVE
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.deps import require
+from nanobrain.web.openapi import PUBLIC
 from nanobrain.web.responses import JSON
 from nanobrain.web.state import AppState, app_state
 
@@ -49,7 +50,7 @@ async def _checks(state: AppState) -> dict[str, Any]:
     return checks
 
 
-@router.get("/health")
+@router.get("/health", openapi_extra=PUBLIC)
 async def health(request: Request) -> Response:
     state = app_state(request)
     checks = await _checks(state)
@@ -60,12 +61,12 @@ async def health(request: Request) -> Response:
     )
 
 
-@router.get("/health/live")
+@router.get("/health/live", openapi_extra=PUBLIC)
 async def live() -> Response:
     return JSON({"status": "ok"})
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", openapi_extra=PUBLIC)
 async def ready(request: Request) -> Response:
     state = app_state(request)
     checks = await _checks(state)
@@ -74,7 +75,12 @@ async def ready(request: Request) -> Response:
     return JSON(body, status_code=200 if is_ready else 503)
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+    openapi_extra=PUBLIC,
+)
 async def metrics(request: Request) -> Response:
     EXECUTIONS_ACTIVE.set(app_state(request).executions.executor.active)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -82,4 +88,6 @@ async def metrics(request: Request) -> Response:
 
 @router.get("/config")
 async def config(request: Request, user: User = Depends(require(ADMIN))) -> Response:
-    return JSON(app_state(request).settings.redacted())
+    state = app_state(request)
+    state.security.audit.record("config.read", request, actor=user)
+    return JSON(state.settings.redacted())

@@ -5,17 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from nanobrain.core.agent import Agent
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
-from nanobrain.runtime.errors import InvalidInput, NotFound, validation_errors
+from nanobrain.runtime.errors import NotFound
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionStatus
-from nanobrain.web.body import parse_json, read_capped
+from nanobrain.web.body import parse_model, read_body
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON, problem
+from nanobrain.web.routers.chat import (
+    as_response,
+    finished_reply,
+    parse,
+    request_id,
+    turn_stream,
+)
 from nanobrain.web.schemas import (
     AgentCapabilities,
     AgentInfo,
@@ -78,17 +86,12 @@ async def execute_tool(
     state = app_state(request)
     spec = state.executions.runnable("tool", name, user)
     limits = state.settings.web_interface.limits
-    payload = parse_json(await read_capped(request, limits.max_body_bytes), limits.max_json_depth)
-    try:
-        body = ToolExecuteRequest.model_validate(payload)
-    except Exception as exc:
-        raise InvalidInput(
-            "the request does not match ToolExecuteRequest", validation_errors(exc, ("body",))
-        ) from exc
+    body = parse_model(await read_body(request), ToolExecuteRequest, limits)
     record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
-    record = await state.executions.wait(
-        record, spec.timeout or state.settings.runtime.default_timeout_seconds
+    state.security.audit.record(
+        "execution.start", request, actor=user, target=record.id, tool=spec.name
     )
+    record = await state.executions.wait(record, state.executions.timeout_for(spec))
     if record.status is ExecutionStatus.SUCCEEDED:
         return JSON({"result": record.output, "execution_id": record.id})
     error = record.error or {
@@ -142,3 +145,34 @@ async def agent_capabilities(
             "streaming": True,
         }
     )
+
+
+class ProcessRequest(BaseModel):
+    input: str = Field(min_length=1, max_length=100_000)
+    session_id: str | None = Field(default=None, max_length=64)
+    stream: bool = False
+
+
+@router.post(
+    "/agents/{name}/process",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "with `stream`"}},
+)
+async def process(name: str, request: Request, user: User = Depends(require(EXECUTE))) -> Response:
+    """Send the agent a message: its answer, or with `stream` its events (tokens, `tool_call`,
+    `tool_result`, `complete`). A `session_id` continues that conversation."""
+    state = app_state(request)
+    _agent(request, name, user)
+    body: ProcessRequest = await parse(request, ProcessRequest)
+    turn = await state.chat.send(
+        user,
+        body.input,
+        session_id=body.session_id,
+        workflow=name,
+        request_id=request_id(request),
+    )
+    if body.stream:
+        return turn_stream(request, turn)
+    status, reply = await finished_reply(state, turn, user)
+    if status == 200:
+        reply["output"] = reply.pop("reply")
+    return as_response(status, reply)

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
@@ -41,7 +41,7 @@ async def upload(request: Request, user: User = Depends(require(EXECUTE))) -> Re
     state = app_state(request)
     if media_type(request) != "multipart/form-data":
         raise ProblemError(415, "upload files as multipart/form-data with a `file` part")
-    form = await read_form(request, state.settings.web_interface.limits.max_upload_bytes + 65536)
+    form = await read_form(request)
     try:
         files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if len(files) != 1:
@@ -63,17 +63,24 @@ async def upload(request: Request, user: User = Depends(require(EXECUTE))) -> Re
 @router.get(
     "/files/{file_id}",
     response_class=FileResponse,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "the content"}},
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the content"},
+        500: {
+            "description": "the stored content is damaged, or encrypted with a key not configured"
+        },
+    },
 )
 async def download(file_id: str, request: Request, user: User = Depends(require(READ))) -> Response:
     state = app_state(request)
     record = await state.files.get(file_id, user)
-    return FileResponse(
-        state.files.blobs.local_path(record.id),
-        media_type=record.content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(record.filename)}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=0",
-        },
-    )
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(record.filename)}",
+        "Cache-Control": "private, max-age=0",
+    }
+    path = state.files.blobs.plaintext_path(record.id)
+    if path is not None:
+        return FileResponse(path, media_type=record.content_type, headers=headers)
+    # Encrypted at rest: decrypted as it is sent, never written to disk in plaintext.
+    content = await state.files.verified_content(record)
+    headers["Content-Length"] = str(record.size)
+    return StreamingResponse(content, media_type=record.content_type, headers=headers)

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import ValidationError
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
-from nanobrain.runtime.errors import InvalidInput, validation_errors
+from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
-from nanobrain.web.body import media_type, parse_json, read_capped, read_form, upload_chunks
+from nanobrain.web.body import media_type, parse_model, read_body, read_form, upload_chunks
 from nanobrain.web.deps import require
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
@@ -33,9 +31,9 @@ from nanobrain.web.schemas import (
     status_body,
 )
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.streaming import event_stream, resume_point
 
 router = APIRouter(tags=["workflows"])
-SSE_PING_SECONDS = 15
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
 
 _EXECUTE_BODY = {
@@ -100,7 +98,7 @@ async def execute(request: Request, user: User) -> Response:
     state = app_state(request)
     body, form = await _read_execute_request(request, state)
     try:
-        runnable, routed = _pick_workflow(body, state, user)
+        runnable, routed = pick_workflow(body, state, user)
         if form is not None:
             body.input = await _store_uploads(form, body.input, runnable, state, user)
     finally:
@@ -117,10 +115,13 @@ async def execute(request: Request, user: User) -> Response:
         durable=not body.wait,
         run_here=body.wait,
     )
+    state.security.audit.record(
+        "execution.start", request, actor=user, target=record.id, workflow=record.workflow
+    )
     routed_to = runnable.name if routed else None
     if body.wait:
-        timeout = runnable.timeout or state.settings.runtime.default_timeout_seconds
-        record = await state.executions.wait(record, timeout + WAIT_GRACE_SECONDS)
+        timeout = state.executions.timeout_for(runnable) + WAIT_GRACE_SECONDS
+        record = await state.executions.wait(record, timeout)
         if record.status.final:
             outcome = status_body(record)
             outcome["output"] = record.output
@@ -144,32 +145,24 @@ async def _read_execute_request(
 ) -> tuple[ExecuteRequest, FormData | None]:
     limits = state.settings.web_interface.limits
     kind = media_type(request)
-    form: FormData | None = None
-    if kind == "multipart/form-data":
-        form = await read_form(request, limits.max_upload_bytes + limits.max_body_bytes)
+    if kind in ("application/json", "") or kind.endswith("+json"):
+        raw = await read_body(request)
+        return parse_model(raw, ExecuteRequest, limits), None
+    if kind != "multipart/form-data":
+        raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
+    form = await read_form(request)
+    try:
         part: Any = form.get("request")
         if part is None:
-            await form.close()
             raise InvalidInput(
                 "multipart requests need a `request` part holding the JSON request",
                 [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
             )
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
-        payload = parse_json(raw, limits.max_json_depth, "`request` part")
-    elif kind in ("application/json", "") or kind.endswith("+json"):
-        payload = parse_json(
-            await read_capped(request, limits.max_body_bytes), limits.max_json_depth
-        )
-    else:
-        raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
-    try:
-        return ExecuteRequest.model_validate(payload), form
-    except ValidationError as exc:
-        if form is not None:
-            await form.close()
-        raise InvalidInput(
-            "the request does not match ExecuteRequest", validation_errors(exc, ("body",))
-        ) from exc
+        return parse_model(raw, ExecuteRequest, limits, "`request` part"), form
+    except Exception:
+        await form.close()
+        raise
 
 
 async def _store_uploads(
@@ -203,7 +196,7 @@ async def _store_uploads(
     return data
 
 
-def _pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
+def pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
     if body.workflow:
         return state.executions.runnable("workflow", body.workflow, user), False
     if not body.query:
@@ -270,7 +263,9 @@ async def get_results(request: Request, user: User) -> Response:
 @lean(EXECUTE, execution_id=str)
 async def cancel(request: Request, user: User) -> Response:
     execution_id = request.path_params["execution_id"]
-    record = await app_state(request).executions.cancel(execution_id, user)
+    state = app_state(request)
+    record = await state.executions.cancel(execution_id, user)
+    state.security.audit.record("execution.cancel", request, actor=user, target=record.id)
     return JSON(status_body(record), status_code=202)
 
 
@@ -288,31 +283,5 @@ async def cancel(request: Request, user: User) -> Response:
 )
 async def events(request: Request, user: User) -> Response:
     record = await _visible(request, user)
-    start = _resume_point(request)
-    stream = app_state(request).executions.events(record, start)
-    return EventSourceResponse(
-        _sse(stream), ping=SSE_PING_SECONDS, headers={"Cache-Control": "no-store"}
-    )
-
-
-def _resume_point(request: Request) -> int:
-    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
-    header = request.headers.get("last-event-id")
-    if header is not None:
-        if not header.isdigit() or len(header) > 18:
-            raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
-        return int(header)
-    after = request.query_params.get("after")
-    if after is None:
-        return 0
-    if not after.isdigit() or len(after) > 18:
-        raise InvalidInput(
-            "`after` must be an event id",
-            [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],
-        )
-    return int(after)
-
-
-async def _sse(events: AsyncIterator[Any]) -> AsyncIterator[ServerSentEvent]:
-    async for event in events:
-        yield ServerSentEvent(data=dumps(event.envelope()).decode(), event=event.type, id=event.id)
+    start = resume_point(request)
+    return event_stream(request, app_state(request).executions.events(record, start))

@@ -1,0 +1,26 @@
+import { useState } from "react";
+import { errorMessage, fetchBlob, saveBlob } from "../api/client";
+import { formatBytes } from "../api/upload";
+import { ErrorMessage } from "../components/ErrorMessage";
+
+/** A File output: its name and size, and a download with the caller's credentials. */
+export function FileView({ file }: { file: Record<string, unknown> }) {
+  const [error, setError] = useState<string | null>(null);
+  const id = String(file.file_id ?? "");
+  const name = String(file.filename ?? id);
+  const download = () =>
+    fetchBlob(`files/${encodeURIComponent(id)}`).then(
+      (blob) => saveBlob(blob, name),
+      (caught: unknown) => setError(errorMessage(caught)),
+    );
+  return (
+    <div className="file-view">
+      <span>{name}</span>
+      {typeof file.size === "number" && <span className="muted"> {formatBytes(file.size)}</span>}{" "}
+      <button type="button" onClick={() => void download()}>
+        Download
+      </button>
+      <ErrorMessage message={error} />
+    </div>
+  );
+}

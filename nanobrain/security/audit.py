@@ -1,0 +1,71 @@
+"""The audit log: who did what to what, when, from where, with which request id.
+
+Entries are queued in memory and appended in batches by `flush` (called by a background task,
+at shutdown, and before every read), so recording costs a request almost nothing. Callers pass
+identifiers only: never passwords, tokens or keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from nanobrain.core.user import User
+from nanobrain.store.audit import AuditRepository
+from nanobrain.store.executions import utcnow
+
+log = logging.getLogger(__name__)
+MAX_QUEUED = 100_000
+
+
+def client_address(connection: HTTPConnection) -> str | None:
+    client = connection.scope.get("client")
+    return client[0] if client else None
+
+
+class AuditLog:
+    def __init__(self, repository: AuditRepository):
+        self.repository = repository
+        self._queue: list[dict[str, Any]] = []
+
+    def record(
+        self,
+        action: str,
+        connection: HTTPConnection | None,
+        *,
+        actor: User | None = None,
+        actor_name: str | None = None,
+        target: str | None = None,
+        outcome: str = "success",
+        **detail: Any,
+    ) -> None:
+        if len(self._queue) >= MAX_QUEUED:
+            log.error("audit queue full: dropping %s", action)
+            return
+        scope = connection.scope if connection is not None else {}
+        client = scope.get("client")
+        self._queue.append(
+            {
+                "at": utcnow(),
+                "actor_id": actor.id if actor else None,
+                "actor": actor.username if actor else actor_name,
+                "action": action,
+                "target": target,
+                "outcome": outcome,
+                "client": client[0] if client else None,
+                "request_id": scope.get("state", {}).get("request_id"),
+                "detail": detail or None,
+            }
+        )
+
+    async def flush(self) -> None:
+        if not self._queue:
+            return
+        batch, self._queue = self._queue, []
+        try:
+            await self.repository.append(batch)
+        except Exception:
+            self._queue[:0] = batch  # keep them for the next attempt
+            raise

@@ -1,0 +1,125 @@
+"""API keys, stored as SHA-256 digests with a displayable prefix; the key itself is shown once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from nanobrain.store.executions import new_id, utcnow
+from nanobrain.store.models import ApiKeyRow
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    owner_id: str
+    name: str
+    prefix: str
+    key_hash: str
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "prefix": self.prefix,
+            "role": self.role,
+            "owner_id": self.owner_id,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "last_used_at": self.last_used_at,
+            "revoked": self.revoked_at is not None,
+        }
+
+
+_FIELDS = tuple(column.name for column in ApiKeyRow.__table__.columns)
+
+
+def _record(row: Any) -> ApiKeyRecord:
+    return ApiKeyRecord(**{name: getattr(row, name) for name in _FIELDS})
+
+
+class ApiKeyRepository:
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+
+    async def add(
+        self,
+        owner_id: str,
+        name: str,
+        prefix: str,
+        key_hash: str,
+        role: str,
+        expires_at: datetime | None,
+    ) -> ApiKeyRecord:
+        values: dict[str, Any] = {
+            "id": new_id(),
+            "owner_id": owner_id,
+            "name": name,
+            "prefix": prefix,
+            "key_hash": key_hash,
+            "role": role,
+            "created_at": utcnow(),
+            "expires_at": expires_at,
+            "last_used_at": None,
+            "revoked_at": None,
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(ApiKeyRow).values(**values))
+        return ApiKeyRecord(**values)
+
+    async def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        return await self._one(ApiKeyRow.key_hash == key_hash)
+
+    async def get(self, key_id: str) -> ApiKeyRecord | None:
+        return await self._one(ApiKeyRow.id == key_id)
+
+    async def _one(self, condition: Any) -> ApiKeyRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(ApiKeyRow).where(condition))).first()
+        return _record(row) if row is not None else None
+
+    async def list(self, owner_id: str | None) -> list[ApiKeyRecord]:
+        """The owner's keys, or everyone's with `owner_id=None`; newest first."""
+        query = select(ApiKeyRow).order_by(ApiKeyRow.created_at.desc(), ApiKeyRow.id)
+        if owner_id is not None:
+            query = query.where(ApiKeyRow.owner_id == owner_id)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [_record(row) for row in rows]
+
+    async def revoke(self, key_id: str) -> None:
+        statement = (
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+
+    async def revoke_owner(self, owner_id: str) -> None:
+        statement = (
+            update(ApiKeyRow)
+            .where(ApiKeyRow.owner_id == owner_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+
+    async def touch(self, last_used: dict[str, datetime]) -> None:
+        """Record last-used times, batched (the hot path only notes them in memory)."""
+        if not last_used:
+            return
+        async with self._engine.begin() as connection:
+            for key_id, at in last_used.items():
+                await connection.execute(
+                    update(ApiKeyRow).where(ApiKeyRow.id == key_id).values(last_used_at=at)
+                )

@@ -1,0 +1,120 @@
+"""Model Context Protocol at `/mcp` (streamable HTTP, the official `mcp` SDK): every tool and
+workflow the caller may run is an MCP tool, run through the execution path with the caller's
+identity, established by the same `Permission` dependency as every other route."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import mcp_types as types
+from mcp.server.lowlevel.server import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from starlette.requests import HTTPConnection, Request
+from starlette.types import Receive, Scope, Send
+
+from nanobrain import __version__
+from nanobrain.core.spec import Runnable
+from nanobrain.core.user import User
+from nanobrain.runtime.errors import RuntimeProblem
+from nanobrain.security.policy import EXECUTE
+from nanobrain.store.executions import ExecutionStatus
+from nanobrain.web.deps import Permission, declares
+from nanobrain.web.problems import ProblemError
+from nanobrain.web.responses import dumps, problem
+from nanobrain.web.state import AppState, app_state
+
+USER_KEY = "nanobrain_user"
+_guard = Permission(EXECUTE)
+
+
+def _runnables(state: AppState, user: User) -> dict[str, Runnable]:
+    """MCP tool name -> runnable: tools by name, then workflows (prefixed on a clash)."""
+    found = {name: spec for name, spec in state.registry.tools.items() if spec.allows(user.role)}
+    for name, spec in state.registry.workflows.items():
+        if spec.allows(user.role):
+            found[f"workflow-{name}" if name in found else name] = spec
+    return found
+
+
+async def _caller(request: Any) -> tuple[AppState, User]:
+    if not isinstance(request, HTTPConnection):
+        raise ProblemError(401, "MCP is served over HTTP only")
+    user = request.scope.get("state", {}).get(USER_KEY) or await _guard(request)
+    return app_state(request), user
+
+
+async def list_tools(
+    ctx: Any, params: types.PaginatedRequestParams | None
+) -> types.ListToolsResult:
+    state, user = await _caller(ctx.request)
+    return types.ListToolsResult(
+        tools=[
+            types.Tool(
+                name=name,
+                title=spec.title,
+                description=spec.description or spec.title,
+                input_schema=spec.input_schema,
+            )
+            for name, spec in _runnables(state, user).items()
+        ]
+    )
+
+
+async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    state, user = await _caller(ctx.request)
+    spec = _runnables(state, user).get(params.name)
+    if spec is None:
+        return _error(f"there is no tool {params.name!r}")
+    service = state.executions
+    try:
+        record = await service.submit(
+            spec, dict(params.arguments or {}), user, durable=False, run_here=True
+        )
+    except RuntimeProblem as exc:
+        return _error(exc.detail, exc.extra)
+    record = await service.wait(record, service.timeout_for(spec))
+    if record.status is not ExecutionStatus.SUCCEEDED:
+        error = record.error or {"type": record.status.value, "message": record.status.value}
+        return _error(error.get("message", "failed"), {"execution_id": record.id, **error})
+    output = record.output
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=dumps(output).decode())],
+        structured_content=output if isinstance(output, dict) else {"result": output},
+    )
+
+
+def _error(message: str, extra: dict[str, Any] | None = None) -> types.CallToolResult:
+    text = dumps({"error": message, **(extra or {})}).decode()
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
+
+
+@declares(EXECUTE)
+class MCPApp:
+    """The ASGI app mounted at `/mcp`: refuses callers without credentials (401/403 problem,
+    before any MCP parsing), then hands the request to the SDK's session manager."""
+
+    def __init__(self) -> None:
+        server: Server[Any] = Server(
+            "nanobrain", version=__version__, on_list_tools=list_tools, on_call_tool=call_tool
+        )
+        self.manager = StreamableHTTPSessionManager(server, json_response=True, stateless=True)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            yield
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            user = await _guard(request)
+        except ProblemError as exc:
+            response = problem(exc.status, exc.detail, headers=exc.headers)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})[USER_KEY] = user
+        await self.manager.handle_request(scope, receive, send)

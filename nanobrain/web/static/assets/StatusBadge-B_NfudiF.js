@@ -1,0 +1,1 @@
+import{t as e}from"./jsx-runtime-DApVmHJR.js";var t=e();function n({status:e}){return(0,t.jsx)(`span`,{className:`badge status`,"data-status":e,children:e})}export{n as t};

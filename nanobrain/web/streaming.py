@@ -1,0 +1,91 @@
+"""Server-Sent Events for every stream (executions, chat turns, agents): one envelope, ids that
+`Last-Event-ID` resumes from, keep-alive comments, and a closing event when the server drains
+(`reconnect`) or the client fell out of the replay log (`error`, type `lagged`).
+
+A slow client only parks its own generator at a cursor into the bus's shared ring buffer (uvicorn
+applies TCP flow control), so nothing grows per client; a vanished one is dropped when a
+keep-alive write fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.requests import Request
+
+from nanobrain.runtime.errors import InvalidInput
+from nanobrain.runtime.events.base import Event, StreamLagged
+from nanobrain.web.problems import ProblemError
+from nanobrain.web.responses import dumps
+from nanobrain.web.state import AppState, app_state
+
+RECONNECT = "reconnect"
+RETRY_MS = 1000
+
+
+def resume_point(request: Request) -> int:
+    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
+    header = request.headers.get("last-event-id")
+    if header is not None:
+        if not header.isdigit() or len(header) > 18:
+            raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
+        return int(header)
+    after = request.query_params.get("after")
+    if after is None:
+        return 0
+    if not after.isdigit() or len(after) > 18:
+        raise InvalidInput(
+            "`after` must be an event id",
+            [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],
+        )
+    return int(after)
+
+
+def lagged_data(exc: StreamLagged) -> dict[str, object]:
+    return {
+        "type": "lagged",
+        "message": f"this client fell behind and {exc}; fetch the outcome from the status and "
+        "results endpoints",
+        "first_available": exc.first_kept,
+    }
+
+
+def draining_data() -> dict[str, object]:
+    return {"reason": "the server is shutting down", "retry_ms": RETRY_MS}
+
+
+async def _encode(events: AsyncIterator[Event], state: AppState) -> AsyncIterator[ServerSentEvent]:
+    state.stream_opened()
+    last: Event | None = None
+    try:
+        try:
+            async for event in events:
+                last = event
+                yield ServerSentEvent(
+                    data=dumps(event.envelope()).decode(), event=event.type, id=event.id
+                )
+        except StreamLagged as exc:
+            # No `id:`: the client's Last-Event-ID stays at the last event it really received.
+            yield ServerSentEvent(data=dumps(lagged_data(exc)).decode(), event="error")
+            return
+        if (last is None or not last.final) and state.executions.bus.interrupted:
+            yield ServerSentEvent(
+                data=dumps(draining_data()).decode(), event=RECONNECT, retry=RETRY_MS
+            )
+    finally:
+        state.stream_closed()
+
+
+def event_stream(
+    request: Request, events: AsyncIterator[Event], headers: dict[str, str] | None = None
+) -> EventSourceResponse:
+    """The SSE response for `events`."""
+    state = app_state(request)
+    realtime = state.settings.realtime
+    return EventSourceResponse(
+        _encode(events, state),
+        ping=realtime.sse_ping_seconds,
+        shutdown_grace_period=realtime.drain_seconds,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
