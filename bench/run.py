@@ -326,7 +326,10 @@ def distributed_report(
         "The same no-op execute (`echo`, `wait: true`, so each request is one whole execution). "
         "Distributed: one API server, its executions on `nanobrain worker` processes through "
         "Redis (taskiq stream broker, event streams) with records in PostgreSQL, all on this "
-        "machine and unpinned (they share its CPUs with PostgreSQL and Redis); wrk as above.",
+        "machine and unpinned (they share its CPUs with PostgreSQL and Redis); wrk as above. "
+        f"With {os.cpu_count()} CPUs for all of them, a second worker adds contention rather "
+        "than capacity: these figures measure what the distributed path costs per execution, "
+        "not how it scales across machines.",
         "",
         "Drained: 2,000 `echo` jobs submitted without waiting, then the workers start; jobs per "
         "second from their start (worker start-up included) until every execution is final.",
