@@ -116,9 +116,9 @@ class ExecutionService:
                 validation_errors(exc, ("input",)),
             ) from exc
         await self._check_files(runnable, validated, user)
-        cached: tuple[bool, Any] = (False, None)
+        hit, output = False, None
         if self.cache is not None and runnable.cache:
-            cached = await self.cache.get(result_key(runnable, user.id, validated))
+            hit, output = await self.cache.get(result_key(runnable, user.id, validated))
         record = ExecutionRecord(
             id=new_id(),
             workflow=runnable.name,
@@ -131,14 +131,14 @@ class ExecutionService:
         )
         self.records.add(record)
         self.publisher.status(record)
-        if cached[0]:
-            self._reuse(record, cached[1])
+        if hit:
+            self._reuse(record, output)
         if not self.executor.in_process:
             # Another process may take the job at once: it must find the record and the events.
             await asyncio.gather(self.records.flush(), self.bus.flush())
         elif durable:
             await self.records.flush()
-        if cached[0]:
+        if hit:
             return record
         job = Job(
             execution_id=record.id,
