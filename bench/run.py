@@ -8,8 +8,10 @@ machine's PostgreSQL and Redis, in a database and key prefix of the bench's own)
 embedded figure. Results go to stdout and bench/RESULTS.md.
 
     python bench/run.py [--duration 10] [--connections 50] [--threads 2] [--warmup 3]
-                        [--postgres postgresql://postgres@127.0.0.1:5432]
-                        [--redis redis://127.0.0.1:6379/0] [--no-distributed]
+                        [--no-distributed]
+
+The distributed scenarios use PostgreSQL and Redis on loopback (NANOBRAIN_TEST_POSTGRES and
+NANOBRAIN_TEST_REDIS say where else), in a database and key prefix of their own.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from datetime import datetime
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))  # the isolated PostgreSQL database and Redis prefix
+from tests.support.backing import Backing, backing  # noqa: E402 - of the test suite
+
 HOST = "127.0.0.1"
 EXECUTE_BODY = json.dumps(
     {"workflow": "echo", "input": {"message": "hi"}, "wait": True}, separators=(",", ":")
@@ -232,55 +237,33 @@ def bench_nanobrain(load: Load) -> dict[str, WrkResult]:
         return results
 
 
-@contextlib.contextmanager
-def distributed_backing(postgres: str, redis_url: str) -> Iterator[dict[str, str]]:
-    """A database and a Redis key prefix of the bench's own, dropped afterwards."""
-    import asyncio
+def start_workers(
+    stack: contextlib.ExitStack, label: str, count: int, load: Load, env: dict[str, str]
+) -> None:
+    """`count` workers (unpinned), each up once its metrics endpoint answers."""
+    for index in range(count):
+        metrics = free_port()
+        name = f"{label}-{count}-{index}"
+        cmd = [sys.executable, "-m", "nanobrain", "worker", "--name", name]
+        cmd += ["--metrics-port", str(metrics), "--data-dir", str(load.workdir / "workers")]
+        ready = f"http://{HOST}:{metrics}/metrics"
+        stack.enter_context(server(name, cmd, ready, load, env, pin=False))
 
-    import asyncpg
-    import redis
 
-    name = f"nanobrain_bench_{os.getpid()}"
-
-    async def admin(statement: str) -> None:
-        connection = await asyncpg.connect(f"{postgres}/postgres")
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield {
-            **NANOBRAIN_ENV,
-            "NANOBRAIN_DATABASE_URL": f"{postgres.replace('postgresql', 'postgresql+asyncpg')}"
-            f"/{name}",
-            "NANOBRAIN_REDIS_URL": redis_url,
-            "NANOBRAIN_REDIS_PREFIX": name,
-        }
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-        client.close()
+def distributed_env(services: Backing) -> dict[str, str]:
+    return {**NANOBRAIN_ENV, **services.env}
 
 
 def bench_distributed(load: Load, workers: int, env: dict[str, str]) -> WrkResult:
     """The no-op execute through one API server whose executions run on `workers` workers."""
     with contextlib.ExitStack() as stack:
-        for index in range(workers):
-            metrics = free_port()
-            cmd = [sys.executable, "-m", "nanobrain", "worker", "--name", f"bench-{index}"]
-            cmd += ["--metrics-port", str(metrics), "--data-dir", str(load.workdir / "workers")]
-            ready = f"http://{HOST}:{metrics}/metrics"
-            stack.enter_context(server(f"worker-{workers}-{index}", cmd, ready, load, env, False))
+        start_workers(stack, "worker", workers, load, env)
         port = free_port()
         base = f"http://{HOST}:{port}/api/v1"
         cmd = [sys.executable, "-m", "nanobrain", "serve", "--port", str(port)]
         cmd += ["--data-dir", str(load.workdir / "distributed-api")]
-        stack.enter_context(server(f"api-{workers}", cmd, f"{base}/health/ready", load, env, False))
+        ready = f"{base}/health/ready"
+        stack.enter_context(server(f"api-{workers}", cmd, ready, load, env, pin=False))
         execute_url = f"{base}/workflows/execute"
         succeeded(execute_url)
         return run_wrk(execute_url, "POST", EXECUTE_BODY, load)
@@ -302,12 +285,7 @@ def bench_drain(load: Load, workers: int, env: dict[str, str], jobs: int = 2000)
         if any(status != 202 for status, _ in replies):
             raise SystemExit(f"submitting the drain jobs failed: {replies[0]}")
         started = time.monotonic()
-        for index in range(workers):
-            metrics = free_port()
-            cmd = [sys.executable, "-m", "nanobrain", "worker", "--name", f"drain-{index}"]
-            cmd += ["--metrics-port", str(metrics), "--data-dir", str(load.workdir / "workers")]
-            ready = f"http://{HOST}:{metrics}/metrics"
-            stack.enter_context(server(f"drain-{workers}-{index}", cmd, ready, load, env, False))
+        start_workers(stack, "drain", workers, load, env)
         while any(
             json.loads(http("GET", f"{base}/executions?status={status}&limit=1")[1])["items"]
             for status in ("queued", "running")
@@ -326,7 +304,10 @@ def distributed_report(
         "The same no-op execute (`echo`, `wait: true`, so each request is one whole execution). "
         "Distributed: one API server, its executions on `nanobrain worker` processes through "
         "Redis (taskiq stream broker, event streams) with records in PostgreSQL, all on this "
-        "machine and unpinned (they share its CPUs with PostgreSQL and Redis); wrk as above.",
+        "machine and unpinned (they share its CPUs with PostgreSQL and Redis); wrk as above. "
+        f"With {os.cpu_count()} CPUs for all of them, a second worker adds contention rather "
+        "than capacity: these figures measure what the distributed path costs per execution, "
+        "not how it scales across machines.",
         "",
         "Drained: 2,000 `echo` jobs submitted without waiting, then the workers start; jobs per "
         "second from their start (worker start-up included) until every execution is final.",
@@ -414,8 +395,6 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of discarded warm-up")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument(
         "--no-distributed", action="store_true", help="skip the distributed-mode scenarios"
     )
@@ -433,10 +412,12 @@ def main() -> None:
         drained: dict[int, float] = {}
         if not args.no_distributed:
             for workers in (1, 2):
-                with distributed_backing(args.postgres, args.redis) as env:
-                    distributed[workers] = bench_distributed(load, workers, env)
-                with distributed_backing(args.postgres, args.redis) as env:
-                    drained[workers] = bench_drain(load, workers, env)
+                with backing("bench") as services:
+                    distributed[workers] = bench_distributed(
+                        load, workers, distributed_env(services)
+                    )
+                with backing("bench") as services:
+                    drained[workers] = bench_drain(load, workers, distributed_env(services))
     text = report(base, nano, load)
     if distributed:
         text += distributed_report(nano["execute"], distributed, drained)

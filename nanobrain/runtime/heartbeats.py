@@ -43,7 +43,10 @@ class Heartbeats:
         await self._redis.zrem(self._key, worker)
 
     async def sweep_turn(self, seconds: float) -> bool:
-        """True for one process per `seconds`: recovery sweeps once a round, not once a process."""
+        """True for one process per `seconds`: recovery sweeps once a round, not once a process.
+        The turn is not held for the sweep's whole run, so a sweeper that dies delays the next
+        sweep by one round at most; a slow sweep may overlap the next one, which is safe (every
+        settlement is a compare-and-set) if wasteful."""
         return bool(
             await self._redis.set(self._sweep_key, self._token, nx=True, px=int(seconds * 1000))
         )

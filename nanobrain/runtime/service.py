@@ -186,9 +186,9 @@ class ExecutionService:
                 validation_errors(exc, ("input",)),
             ) from exc
         await self._check_files(runnable, validated, user)
-        cached: tuple[bool, Any] = (False, None)
+        hit, output = False, None
         if self.cache is not None and runnable.cache:
-            cached = await self.cache.get(result_key(runnable, user.id, validated))
+            hit, output = await self.cache.get(result_key(runnable, user.id, validated))
         record = ExecutionRecord(
             id=execution_id or new_id(),
             workflow=runnable.name,
@@ -201,8 +201,8 @@ class ExecutionService:
         )
         self.records.add(record)
         self.publisher.status(record)
-        if cached[0]:
-            self._reuse(record, cached[1])
+        if hit:
+            self._reuse(record, output)
             return record, None
         job = Job(
             execution_id=record.id,

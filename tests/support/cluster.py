@@ -128,10 +128,10 @@ class Cluster:
         self.nginx.start()
         return self
 
-    def replace_worker(self, worker: Worker) -> Worker:
-        """Kill `worker` (SIGKILL) and start a fresh one in its place."""
+    def replace_worker(self, worker: Worker, wait: bool = True) -> Worker:
+        """Kill `worker` (SIGKILL) and start a fresh one in its place (`wait`: until it runs)."""
         worker.kill()
-        fresh = self.new_worker().start()
+        fresh = self.new_worker().start(wait=wait)
         self.workers[self.workers.index(worker)] = fresh
         return fresh
 

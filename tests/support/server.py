@@ -124,8 +124,8 @@ class Worker:
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
-    def start(self, timeout: float = 30.0) -> Worker:
-        """Start, and return once it takes jobs (its metrics endpoint answers)."""
+    def start(self, timeout: float = 30.0, wait: bool = True) -> Worker:
+        """Start, and return once it takes jobs (its metrics endpoint answers), or at once."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "nanobrain", "worker", *self.targets, "--name", self.name]
         command += ["--data-dir", str(self.data_dir), "--metrics-port", str(self.metrics_port)]
@@ -133,6 +133,8 @@ class Worker:
         self.process = subprocess.Popen(
             command, env=child_env(self.env), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
         )
+        if not wait:
+            return self
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
