@@ -104,7 +104,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     service = ExecutionService(
         registry,
         ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=runtime.write_behind_seconds
+            ExecutionRepository(engine, ring), write_behind_seconds=runtime.write_behind_seconds
         ),
         bus,
         LocalExecutor(runtime.max_concurrency, runtime.shutdown_grace_seconds),
