@@ -103,6 +103,16 @@ def test_chat_is_ciphertext_in_the_database_and_plaintext_to_clients_across_rest
         assert not any(word in value for word in ("launch", "diagnosis", "turn"))
     with httpx.Client(base_url=encrypted.api, timeout=30) as client:
         assert history(client, session_id) == expected()
+        client.get("/executions")  # flushes the write-behind records: the turns are executions
+        turns = [i for i in client.get("/executions").json()["items"] if i["workflow"] == "parrot"]
+        assert sorted(turn["input"]["message"] for turn in turns) == sorted(SECRETS[:2])
+    with db(encrypted.data_dir) as connection:
+        stored = connection.execute("SELECT input, output FROM executions").fetchall()
+    assert stored and all(
+        value.lstrip('"').startswith(TEXT_PREFIX) for row in stored for value in row if value
+    )
+    assert not any(word in str(stored) for word in ("launch", "diagnosis", "turn"))
+    with httpx.Client(base_url=encrypted.api, timeout=30) as client:
         sessions = {s["session_id"]: s for s in client.get("/chat/sessions").json()}
         assert sessions[session_id]["title"] == SECRETS[0]
 
@@ -430,7 +440,12 @@ def test_rotate_forgets_old_keys_only_once_files_and_chat_are_all_rotated(tmp_pa
                 ('"nbenc1:AAAA"', session_id),
             )
         reports = await rotate(engine, files, KeyRing([RAW_B, RAW_A]))
-        assert [r.what for r in reports] == ["files", "chat sessions", "chat messages"]
+        assert [r.what for r in reports] == [
+            "files",
+            "chat sessions",
+            "chat messages",
+            "executions",
+        ]
         assert reports[1].failed == {session_id: "the value is too short to be encrypted text"}
         assert recorded_key_ids(local) == [id_of(KEY_A), id_of(KEY_B)]  # A is still needed
         with sqlite3.connect(tmp_path / "chat.db") as connection:

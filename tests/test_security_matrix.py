@@ -87,6 +87,7 @@ PUBLIC = {
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/refresh",
     "POST /api/v1/auth/logout",
+    "GET /api/v1/auth/providers",
     "GET /api/v1/auth/oidc/{provider}/login",
     "GET /api/v1/auth/oidc/{provider}/callback",
 }

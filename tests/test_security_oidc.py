@@ -97,6 +97,29 @@ def test_sign_in_with_the_provider_end_to_end(server: Server, provider: str) -> 
     assert same["id"] == me["id"]
 
 
+def test_the_web_ui_gets_its_buttons_and_the_tokens_back_in_the_fragment(server: Server) -> None:
+    assert httpx.get(f"{server.api}/auth/providers").json() == [{"name": "mock", "title": "Mock"}]
+    with httpx.Client() as browser:
+        started = browser.get(
+            f"{server.api}/auth/oidc/mock/login", params={"return_to": "/history"}
+        )
+        back = browser.get(consent(started.headers["location"], "carol@example.org"))
+    assert back.status_code == 303
+    destination, _, fragment = back.headers["location"].partition("#")
+    assert destination == "/history" and not urlsplit(destination).netloc
+    tokens = parse_qs(fragment)
+    me = httpx.get(f"{server.api}/auth/me", headers=bearer(tokens["access_token"][0])).json()
+    assert me["username"] == "carol@example.org"
+    assert tokens["refresh_token"] and tokens["expires_in"]
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        with httpx.Client() as browser:
+            started = browser.get(
+                f"{server.api}/auth/oidc/mock/login", params={"return_to": elsewhere}
+            )
+            answer = browser.get(consent(started.headers["location"], "carol@example.org"))
+        assert answer.status_code == 200 and "access_token" in answer.json()  # never redirected
+
+
 def test_a_callback_with_a_wrong_or_missing_state_is_refused(server: Server) -> None:
     with httpx.Client() as browser:
         callback = consent(start_sign_in(server, browser), "mallory@example.org")

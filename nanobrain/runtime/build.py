@@ -97,7 +97,7 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         )
     cache: ResultCache | None = build_cache(settings, redis)
     records = ExecutionRecords(
-        ExecutionRepository(engine),
+        ExecutionRepository(engine, ring),
         write_behind_seconds=config.write_behind_seconds,
         shared=redis is not None,
     )

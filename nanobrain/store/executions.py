@@ -15,7 +15,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nanobrain.security.keyring import KeyRing
 from nanobrain.store.models import ExecutionRow
+from nanobrain.store.sealed import open_json, open_text, seal_json, seal_text
 
 
 class ExecutionStatus(enum.StrEnum):
@@ -151,11 +153,45 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValueError("invalid cursor") from exc
 
 
+SEALED_JSON = ("input", "output", "error")  # what a run was given and gave: user data
+SEALED_TEXT = ("progress_message",)
+
+
 class ExecutionRepository:
-    def __init__(self, engine: AsyncEngine):
+    """Execution rows; with a key ring, the columns holding user data are encrypted at rest
+    (chat turns, for one, carry the messages in `input` and `output`)."""
+
+    def __init__(self, engine: AsyncEngine, ring: KeyRing | None = None):
         self._engine = engine
         dialect = engine.dialect.name
         self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        self._ring = ring if ring is not None and ring.enabled else None
+
+    def _seal(self, row: dict[str, Any]) -> dict[str, Any]:
+        ring = self._ring
+        if ring is None:
+            return row
+        row = dict(row)
+        for name in SEALED_JSON:
+            row[name] = seal_json(ring, row[name], f"executions.{name}", row["id"])
+        for name in SEALED_TEXT:
+            if row[name] is not None:
+                row[name] = seal_text(ring, row[name], f"executions.{name}", row["id"])
+        return row
+
+    def _open(self, row: Any) -> ExecutionRecord:
+        record = ExecutionRecord.from_row(row)
+        ring = self._ring
+        if ring is None:
+            return record
+        for name in SEALED_JSON:
+            value = open_json(ring, getattr(record, name), f"executions.{name}", record.id)
+            setattr(record, name, value)
+        if record.progress_message is not None:
+            record.progress_message = open_text(
+                ring, record.progress_message, "executions.progress_message", record.id
+            )
+        return record
 
     async def upsert_many(self, rows: list[dict[str, Any]], *, fenced: bool = False) -> None:
         """Insert or update rows. `fenced`: only progress of a running execution, onto a row still
@@ -164,6 +200,7 @@ class ExecutionRepository:
         written with `compare_and_set`."""
         if not rows:
             return
+        rows = [self._seal(row) for row in rows]
         table = cast(Table, ExecutionRow.__table__)
         statement = self._insert(table)
         statement = statement.on_conflict_do_update(
@@ -188,14 +225,14 @@ class ExecutionRepository:
         async with self._engine.begin() as connection:
             result = await connection.execute(_CLAIM, {"_id": execution_id, "started_at": utcnow()})
             row = result.first()
-        return ExecutionRecord.from_row(row) if row is not None else None  # type: ignore[arg-type]
+        return self._open(row) if row is not None else None
 
     async def compare_and_set(
         self, record: ExecutionRecord, status: ExecutionStatus, attempts: int
     ) -> bool:
         """Write `record` if its row is still in `status` at `attempts`; False if another process
         changed it first. The one arbiter between replicas, workers and the reaper."""
-        values = record.to_row()
+        values = self._seal(record.to_row())
         values.update(_id=values.pop("id"), _status=status.value, _attempts=attempts)
         async with self._engine.begin() as connection:
             result = await connection.execute(_COMPARE_AND_SET, values)
@@ -207,7 +244,7 @@ class ExecutionRepository:
                 select(ExecutionRow).where(ExecutionRow.id == execution_id)
             )
             row = result.first()
-        return ExecutionRecord.from_row(row) if row is not None else None  # type: ignore[arg-type]
+        return self._open(row) if row is not None else None
 
     async def list(
         self,
@@ -238,7 +275,7 @@ class ExecutionRepository:
         query = query.order_by(ExecutionRow.created_at.desc(), ExecutionRow.id.desc()).limit(limit)
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [ExecutionRecord.from_row(row) for row in rows]  # type: ignore[arg-type]
+        return [self._open(row) for row in rows]
 
     async def fail_unfinished(self, reason: str) -> int:
         """Mark executions left queued or running by a dead process as failed; return how many."""

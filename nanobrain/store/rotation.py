@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.security.keyring import DecryptionError, KeyRing
 from nanobrain.store.blobs import BlobUnreadable, LocalBlobStore
-from nanobrain.store.chat import is_sealed, open_json, open_text, seal_json, seal_text
 from nanobrain.store.encrypted_blobs import EncryptedBlobStore
+from nanobrain.store.executions import SEALED_JSON, SEALED_TEXT
 from nanobrain.store.files import FileRepository
 from nanobrain.store.key_manifest import record_key_ids, recorded_key_ids
-from nanobrain.store.models import ChatMessageRow, ChatSessionRow
+from nanobrain.store.models import ChatMessageRow, ChatSessionRow, ExecutionRow
+from nanobrain.store.sealed import is_sealed, open_json, open_text, seal_json, seal_text
 
 ATTEMPTS = 5  # re-reads of a row that changed while it was being re-encrypted
 
@@ -159,7 +160,7 @@ class ColumnRotation:
         try:
             for name in self.texts:
                 column = f"{self.table.name}.{name}"
-                if not ring.is_current(row[name]):
+                if row[name] is not None and not ring.is_current(row[name]):
                     text = open_text(ring, row[name], column, row_id)
                     values[name] = seal_text(ring, text, column, row_id)
             for name in self.jsons:
@@ -210,11 +211,29 @@ class ChatSessionRotation(ColumnRotation):
         )
 
 
+class ExecutionRotation(ColumnRotation):
+    """What executions were given and gave (`input`, `output`, `error`, `progress_message`);
+    a running one changes `last_seq` with every event, so it is read again."""
+
+    def __init__(self, engine: AsyncEngine, ring: KeyRing, page_size: int = 200):
+        super().__init__(
+            "executions",
+            engine,
+            ring,
+            ExecutionRow.__table__,
+            texts=list(SEALED_TEXT),
+            jsons=list(SEALED_JSON),
+            guard="last_seq",
+            page_size=page_size,
+        )
+
+
 def rotations(engine: AsyncEngine, files_dir: Path, ring: KeyRing) -> list[Rotation]:
     return [
         FileRotation(FileRepository(engine), EncryptedBlobStore(LocalBlobStore(files_dir), ring)),
         ChatSessionRotation(engine, ring),
         ChatMessageRotation(engine, ring),
+        ExecutionRotation(engine, ring),
     ]
 
 

@@ -45,7 +45,11 @@ export function SignInPage() {
               <a
                 key={provider.name}
                 className="button button-quiet"
-                href={apiUrl(`auth/oidc/${encodeURIComponent(provider.name)}/login`)}
+                href={apiUrl(
+                  `auth/oidc/${encodeURIComponent(provider.name)}/login?return_to=${encodeURIComponent(
+                    window.location.pathname,
+                  )}`,
+                )}
               >
                 Sign in with {provider.title || provider.name}
               </a>

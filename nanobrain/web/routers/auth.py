@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
@@ -35,6 +36,16 @@ from nanobrain.web.state import app_state
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 OIDC_COOKIE = "nb_oidc"
+RETURN_COOKIE = "nb_oidc_return"  # where the web UI wants the browser back, with the tokens
+
+
+def _same_site_path(value: str | None) -> str | None:
+    """A path on this site (never another host: `//host` and `/\\host` are refused)."""
+    if value is None or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return None
+    return value if len(value) <= 512 and value.isprintable() else None
+
+
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="nanobrain"'}
 _REFUSED: dict[int | str, dict[str, Any]] = {
     401: {"description": "refused"},
@@ -193,6 +204,13 @@ def _provider(request: Request, name: str) -> OidcProvider:
     return provider
 
 
+@router.get("/providers", dependencies=[Depends(public_auth)], openapi_extra=PUBLIC)
+async def providers(request: Request) -> Response:
+    """The configured identity providers, for sign-in buttons."""
+    names = sorted(_security(request).oidc)
+    return JSON([{"name": name, "title": name.replace("-", " ").title()} for name in names])
+
+
 @router.get(
     "/oidc/{provider}/login",
     status_code=302,
@@ -201,8 +219,14 @@ def _provider(request: Request, name: str) -> OidcProvider:
     openapi_extra=PUBLIC,
     responses={404: {"description": "unknown provider"}},
 )
-async def oidc_login(provider: str, request: Request) -> Response:
-    """Redirect to the provider's sign-in page (authorization code flow with PKCE)."""
+async def oidc_login(
+    provider: str,
+    request: Request,
+    return_to: str | None = Query(default=None, max_length=512, description="a path on this site"),
+) -> Response:
+    """Redirect to the provider's sign-in page (authorization code flow with PKCE). With
+    `return_to`, the callback sends the browser there with the tokens in the URL fragment
+    (never sent to a server) instead of answering them as JSON."""
     chosen = _provider(request, provider)
     redirect_uri = str(request.url_for("oidc_callback", provider=provider))
     try:
@@ -219,6 +243,17 @@ async def oidc_login(provider: str, request: Request) -> Response:
         httponly=True,
         samesite="lax",
     )
+    destination = _same_site_path(return_to)
+    if destination is not None:
+        response.set_cookie(
+            RETURN_COOKIE,
+            destination,
+            max_age=600,
+            path=request.url_for("oidc_callback", provider=provider).path,
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="lax",
+        )
     return response
 
 
@@ -260,6 +295,14 @@ async def oidc_callback(
         raise ProblemError(401, "sign-in failed: the account is disabled")
     pair: TokenPair = await security.sessions.start(record)
     security.audit.record("login", request, actor=_as_user(record), target=record.id, method="oidc")
-    response = JSON(pair.body())
+    destination = _same_site_path(request.cookies.get(RETURN_COOKIE))
+    response: Response
+    if destination is not None:
+        fragment = urlencode({key: str(value) for key, value in pair.body().items()})
+        response = RedirectResponse(f"{destination}#{fragment}", status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = JSON(pair.body())
     response.delete_cookie(OIDC_COOKIE, path=request.url.path)
+    response.delete_cookie(RETURN_COOKIE, path=request.url.path)
     return response
