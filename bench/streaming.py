@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import websockets
+from stream_clients import Target, run_clients
 
 BENCH = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
@@ -94,100 +95,52 @@ def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[subpr
             process.kill()
 
 
-async def sse_client(
-    client: httpx.AsyncClient, url: str, start_url: str | None, body: str
-) -> tuple[float, int]:
-    started = time.perf_counter()
-    if start_url is not None:
-        reply = await client.post(
-            start_url, content=body, headers={"content-type": "application/json"}
-        )
-        url = url.format(reply.json()["execution_id"])
-    first = 0.0
-    count = 0
-    last_id: str | None = None
-    while True:  # a dropped connection resumes where it left off, as a real client would
-        headers = {"Last-Event-ID": last_id} if last_id else {}
-        try:
-            async with client.stream("GET", url, headers=headers) as response:
-                async for line in response.aiter_lines():
-                    if line.startswith("id: "):
-                        last_id = line[4:]
-                    elif line == "event: chunk":
-                        count += 1
-                        if count == 1:
-                            first = time.perf_counter() - started
-            return first, count
-        except httpx.TransportError:
-            RECONNECTS[0] += 1
+@dataclass(frozen=True)
+class Setup:
+    nano: int  # NanoBrain's port
+    bare: int  # the bare sse-starlette server's port
+    clients: int
+    chunks: int
+    rate: float
+    processes: int
+    cpus: list[int] | None  # where the client processes run (None: anywhere)
 
 
-async def ws_client(url: str, body: dict[str, object]) -> tuple[float, int]:
-    started = time.perf_counter()
-    first = 0.0
-    count = 0
-    async with websockets.connect(url, max_queue=None) as ws:
-        await ws.recv()  # ready
-        await ws.send(json.dumps(body))
-        async for raw in ws:
-            message = json.loads(raw)
-            if message["type"] == "chunk":
-                count += 1
-                if count == 1:
-                    first = time.perf_counter() - started
-            elif message["type"] == "status" and message["data"]["status"] in (
-                "succeeded",
-                "failed",
-            ):
-                break
-    return first, count
-
-
-async def measure(name: str, clients: int, chunks: int, make: object) -> Run:
-    started = time.perf_counter()
-    results = await asyncio.gather(*(make() for _ in range(clients)))  # type: ignore[operator]
-    total = time.perf_counter() - started
-    return Run(name, total, [r[0] for r in results], sum(r[1] for r in results), clients * chunks)
-
-
-async def streaming_runs(nano: int, bare: int, clients: int, chunks: int, rate: float) -> list[Run]:
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
-    body = json.dumps({"workflow": "ticker", "input": {"n": chunks, "rate": rate}})
-    api = f"http://{HOST}:{nano}/api/v1"
-    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
-        runs = [
-            await measure(
-                "bare sse-starlette",
-                clients,
-                chunks,
-                lambda: sse_client(
-                    client, f"http://{HOST}:{bare}/ticks?n={chunks}&rate={rate}", None, ""
-                ),
-            ),
-            await measure(
-                "NanoBrain SSE",
-                clients,
-                chunks,
-                lambda: sse_client(
-                    client, api + "/workflows/{}/events", api + "/workflows/execute", body
-                ),
-            ),
-        ]
-    ws_body = {
-        "type": "workflow.execute",
-        "id": 1,
-        "workflow": "ticker",
-        "input": {"n": chunks, "rate": rate},
-    }
-    runs.append(
-        await measure(
-            "NanoBrain WebSocket",
-            clients,
-            chunks,
-            lambda: ws_client(f"ws://{HOST}:{nano}/api/v1/ws", ws_body),
-        )
+def measure(name: str, target: Target, setup: Setup) -> Run:
+    total, results = run_clients(target, setup.clients, setup.processes, setup.cpus)
+    RECONNECTS[0] += sum(result.reconnects for result in results)
+    return Run(
+        name,
+        total,
+        [result.first_chunk for result in results],
+        sum(result.chunks for result in results),
+        setup.clients * setup.chunks,
     )
-    return runs
+
+
+def streaming_runs(setup: Setup) -> list[Run]:
+    execute = {"workflow": "ticker", "input": {"n": setup.chunks, "rate": setup.rate}}
+    ws_message = {"type": "workflow.execute", "id": 1, **execute}
+    ticks = f"/ticks?n={setup.chunks}&rate={setup.rate}"
+    return [
+        measure("bare sse-starlette", Target("sse", HOST, setup.bare, ticks), setup),
+        measure(
+            "NanoBrain SSE",
+            Target(
+                "execute-sse",
+                HOST,
+                setup.nano,
+                "/api/v1/workflows/execute",
+                json.dumps(execute).encode(),
+            ),
+            setup,
+        ),
+        measure(
+            "NanoBrain WebSocket",
+            Target("ws", HOST, setup.nano, "/api/v1/ws", json.dumps(ws_message).encode()),
+            setup,
+        ),
+    ]
 
 
 async def hold_idle(port: int, pid: int, count: int, execution_id: str) -> tuple[int, float]:
@@ -216,13 +169,28 @@ async def hold_idle(port: int, pid: int, count: int, execution_id: str) -> tuple
     return held, grown / max(held, 1)
 
 
+def pinned(pin: bool) -> list[str]:
+    return ["taskset", "-c", "0"] if pin else []
+
+
+def best_of(count: int, setup: Setup) -> list[Run]:
+    """Each path `count` times, interleaved; the fastest run of each (the least disturbed by
+    whatever else the machine did meanwhile)."""
+    rounds = [streaming_runs(setup) for _ in range(count)]
+    return [min(runs, key=lambda run: run.total) for runs in zip(*rounds, strict=True)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=250)
     parser.add_argument("--chunks", type=int, default=500)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--runs", type=int, default=1, help="measure each path this many times")
     options = parser.parse_args()
+    # Servers on CPU 0 and the client processes on CPU 1, as bench/run.py does with wrk.
+    pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
 
@@ -243,22 +211,30 @@ def main() -> None:
     }
     with (
         server(
-            [sys.executable, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(BENCH),
-             "--port", str(bare), *uvicorn],
+            [*pinned(pin), sys.executable, "-m", "uvicorn", "baseline_app:app",
+             "--app-dir", str(BENCH), "--port", str(bare), *uvicorn],
             bare,
             {},
         ),
         server(
-            [sys.executable, "-m", "nanobrain", "serve", str(BENCH / "stream_flows.py"),
-             "nanobrain.examples", "--port", str(nano), "--data-dir",
+            [*pinned(pin), sys.executable, "-m", "nanobrain", "serve",
+             str(BENCH / "stream_flows.py"), "nanobrain.examples", "--port", str(nano),
+             "--data-dir",
              str(Path(os.environ.get("TMPDIR", "/tmp")) / f"nanobrain-bench-{nano}")],
             nano,
             env,
         ) as nanobrain,
     ):  # fmt: skip
-        runs = asyncio.run(
-            streaming_runs(nano, bare, options.clients, options.chunks, options.rate)
+        setup = Setup(
+            nano,
+            bare,
+            options.clients,
+            options.chunks,
+            options.rate,
+            options.processes,
+            [1] if pin else None,
         )
+        runs = best_of(options.runs, setup)
         long_run = httpx.post(
             f"http://{HOST}:{nano}/api/v1/workflows/execute",
             json={"workflow": "simulation", "input": {"steps": 10_000, "step_seconds": 60}},
@@ -271,7 +247,11 @@ def main() -> None:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} CPUs, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}",
         f"- load: {options.clients} concurrent clients x {options.chunks} chunks at "
-        f"{options.rate:g}/s (ideal {ideal:.1f} s); client and servers on the same machine",
+        f"{options.rate:g}/s (ideal {ideal:.1f} s); client and servers on the same machine"
+        + ("; each server pinned to CPU 0, the clients to CPU 1" if pin else ", sharing its CPUs"),
+        f"- clients: raw-socket SSE and WebSocket clients over {options.processes} processes "
+        "(bench/stream_clients.py), counting chunk events in the bytes they receive; "
+        f"best of {options.runs} run(s) per path",
         "- NanoBrain SSE = `POST /workflows/execute` then `GET /workflows/{id}/events`; "
         "WebSocket = `workflow.execute` on `/api/v1/ws`; bare = an sse-starlette endpoint "
         "emitting the same envelopes",

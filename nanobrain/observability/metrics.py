@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Gauge
 
-HTTP_REQUESTS = Counter(
+from nanobrain.observability.loop_metrics import LoopCounter, LoopHistogram
+
+HTTP_REQUESTS = LoopCounter(
     "nanobrain_http_requests_total", "HTTP requests served", ["method", "route", "status"]
 )
-HTTP_SECONDS = Histogram(
+HTTP_SECONDS = LoopHistogram(
     "nanobrain_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
 )
-EXECUTIONS = Counter(
+EXECUTIONS = LoopCounter(
     "nanobrain_executions_total", "Executions finished, by outcome", ["workflow", "status"]
 )
-EXECUTION_SECONDS = Histogram(
+EXECUTION_SECONDS = LoopHistogram(
     "nanobrain_execution_duration_seconds",
     "Execution run time",
     ["workflow"],

@@ -50,14 +50,14 @@ class ExecutionRecords:
         self._flusher = asyncio.create_task(self._flush_forever(), name="execution-flusher")
 
     async def close(self) -> None:
-        """Flush everything, then stop the flusher."""
+        """Flush everything, then let the flusher end (it is not cancelled: a write cut off
+        mid-transaction would leave its connection holding the database's write lock)."""
         await self.flush()
         self._closed = True
         self._wakeup.set()
+        self._urgent.set()
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            await self._flusher
 
     def add(self, record: ExecutionRecord) -> None:
         """Track a new record; it is written with the next batch (`flush()` to wait for it)."""

@@ -21,6 +21,7 @@ from nanobrain.core.types import File
 from nanobrain.llm.base import LLMProvider, MeteredLLM
 from nanobrain.observability.metrics import EXECUTION_SECONDS, EXECUTIONS
 from nanobrain.runtime.cache import ResultCache, result_key
+from nanobrain.runtime.deadlines import Deadlines
 from nanobrain.runtime.errors import (
     ChatUnreadable,
     FileUnreadable,
@@ -80,15 +81,14 @@ class Publisher:
     def publish(
         self, record: ExecutionRecord, event_type: str, data: Any, final: bool = False
     ) -> None:
-        event = self.bus.publish(
+        record.last_seq = self.bus.publish(
             record.id,
             event_type,
             data,
             final=final,
             execution_id=record.id,
             session_id=record.session_id,
-        )
-        record.last_seq = event.seq
+        ).seq
 
     def status(self, record: ExecutionRecord) -> None:
         self.publish(record, "status", _status_data(record), final=record.status.final)
@@ -192,11 +192,14 @@ def _closing(record: ExecutionRecord) -> list[tuple[str, Any]]:
     return []
 
 
+# Event data is never changed once published, so a status without an error can share its dict.
+_PLAIN_STATUS = {status: {"status": status.value} for status in ExecutionStatus}
+
+
 def _status_data(record: ExecutionRecord) -> dict[str, Any]:
-    data: dict[str, Any] = {"status": record.status.value}
-    if record.error is not None:
-        data["error"] = record.error
-    return data
+    if record.error is None:
+        return _PLAIN_STATUS[record.status]
+    return {"status": record.status.value, "error": record.error}
 
 
 class _Sink:
@@ -248,6 +251,7 @@ class ExecutionRunner:
         self.cache = cache
         self.llm = llm
         self.chat: ChatTurns | None = None
+        self.deadlines = Deadlines()
 
     def timeout_for(self, runnable: Runnable) -> float:
         return runnable.timeout or self.default_timeout
@@ -335,15 +339,15 @@ class ExecutionRunner:
             if chat:
                 await self._open_turn(record, context)
             arguments = await self._arguments(runnable, model, context, files)
-            deadline = asyncio.timeout(timeout)
+            deadline = self.deadlines.limit(timeout)
             try:
                 async with deadline:
                     result = await self._call(runnable, arguments, context)
             except TimeoutError:
-                if deadline.expired():
+                if deadline.expired:
                     raise _TimedOut from None
                 raise
-            output = runnable.output_model(result).model_dump(mode="json")
+            output = _dump_output(runnable.output_model, result)
             if chat:
                 await self._close_turn(record, context, output)
         except asyncio.CancelledError:
@@ -388,7 +392,7 @@ class ExecutionRunner:
     async def _arguments(
         self, runnable: Runnable, model: BaseModel, context: Context, files: ExecutionFiles
     ) -> dict[str, Any]:
-        arguments = {name: getattr(model, name) for name in type(model).model_fields}
+        arguments = dict(model.__dict__)  # the fields' values (private attributes live elsewhere)
         for name in runnable.file_fields:
             arguments[name] = await _resolve_files(arguments[name], files)
         if runnable.context_param is not None:
@@ -404,6 +408,13 @@ class ExecutionRunner:
             context.emit(dumped)
             items.append(item)
         return "".join(items) if runnable.concatenates_text else items
+
+
+def _dump_output(model: type[BaseModel], result: Any) -> Any:
+    """`model(result).model_dump(mode="json")` without the wrappers around pydantic-core."""
+    return model.__pydantic_serializer__.to_python(
+        model.__pydantic_validator__.validate_python(result), mode="json"
+    )
 
 
 class _TimedOut(Exception):

@@ -94,9 +94,12 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     )
 
 
-async def _flush_periodically(security: SecurityServices) -> None:
-    while True:
-        await asyncio.sleep(FLUSH_SECONDS)
+async def _flush_periodically(security: SecurityServices, stopping: asyncio.Event) -> None:
+    """Until `stopping` is set; never cancelled, since a write cut off mid-transaction would
+    leave its connection holding SQLite's write lock (the final flush would then wait for it)."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), FLUSH_SECONDS)
         try:
             await security.flush()
         except Exception:
@@ -132,16 +135,16 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         gc.freeze()
         # Requests allocate many short-lived containers: collect the young generation less often.
         gc.set_threshold(10_000, 20, 20)
-        flusher = asyncio.create_task(_flush_periodically(state.security))
+        stopping = asyncio.Event()
+        flusher = asyncio.create_task(_flush_periodically(state.security, stopping))
         state.ready = True
         try:
             async with mcp.running():
                 yield
         finally:
             state.ready = False
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            stopping.set()
+            await flusher
             await state.close()
 
     api = FastAPI(

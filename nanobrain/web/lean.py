@@ -91,18 +91,40 @@ class LeanDispatcher:
             for route in router.routes
             if isinstance(route, APIRoute) and hasattr(route.endpoint, LEAN_ATTRIBUTE)
         ]
+        # Paths without parameters are found by one lookup; the others by their patterns.
+        self.fixed = {
+            (method, route.path): route
+            for route in self.routes
+            if "{" not in route.path
+            for method in route.methods
+        }
+        self.patterned = [route for route in self.routes if "{" in route.path]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            for route in self.routes:
+            route = self.fixed.get((scope["method"], path))
+            if route is not None:
+                await self._serve(route, {}, scope, receive, send)
+                return
+            for route in self.patterned:
                 matched = route.regex.match(path)
                 if matched and scope["method"] in route.methods:
-                    scope["app"] = self.api
-                    scope["nanobrain"] = self.api.state.nanobrain
-                    scope["route"] = route
-                    scope["path_params"] = matched.groupdict()
-                    response = await route.endpoint(Request(scope, receive))
-                    await response(scope, receive, send)
+                    await self._serve(route, matched.groupdict(), scope, receive, send)
                     return
         await self.api(scope, receive, send)
+
+    async def _serve(
+        self,
+        route: _LeanRoute,
+        path_params: dict[str, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        scope["app"] = self.api
+        scope["nanobrain"] = self.api.state.nanobrain
+        scope["route"] = route
+        scope["path_params"] = path_params
+        response = await route.endpoint(Request(scope, receive))
+        await response(scope, receive, send)

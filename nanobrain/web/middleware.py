@@ -3,7 +3,6 @@ body limits."""
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nanobrain.core.ids import random_id
 from nanobrain.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from nanobrain.web.headers import SecurityHeaders
 from nanobrain.web.problems import ProblemError
@@ -44,7 +44,7 @@ class RequestContextMiddleware:
                 if _VALID_REQUEST_ID.match(candidate):
                     request_id = candidate
                 break
-        request_id = request_id or os.urandom(16).hex()
+        request_id = request_id or random_id()
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         extra = [

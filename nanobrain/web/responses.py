@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +18,21 @@ def dumps(content: Any) -> bytes:
 
 class JSON(Response):
     media_type = "application/json"
+
+    def __init__(
+        self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ):
+        if headers is not None:
+            super().__init__(content, status_code, headers)
+            return
+        # The hot path: the two headers built directly (Starlette's init_headers scans for them).
+        self.status_code = status_code
+        self.background = None
+        self.body = dumps(content)
+        self.raw_headers = [
+            (b"content-length", str(len(self.body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
 
     def render(self, content: Any) -> bytes:
         return dumps(content)

@@ -90,14 +90,7 @@ class MemoryEventBus(EventBus):
             state = self._streams[stream] = _Stream(self._max_events)
             self._expire()
         event = Event(
-            stream=stream,
-            seq=state.next_seq,
-            type=event_type,
-            data=data,
-            ts=time.time(),
-            final=final,
-            execution_id=execution_id,
-            session_id=session_id,
+            stream, state.next_seq, event_type, data, time.time(), final, execution_id, session_id
         )
         state.next_seq += 1
         state.events.append(event)

@@ -1,0 +1,78 @@
+"""Per-execution time limits, enforced by one periodic sweep instead of a loop timer each.
+
+Arming and cancelling a timer costs about 3 µs under uvloop (`asyncio.timeout` about 6 µs), more
+than the rest of a no-op execution's scheduling. Time limits are seconds to hours, so one sweep
+every `resolution` seconds over the executions that are running is exact enough, and a limit
+costs two dict operations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+
+class Deadline:
+    """`async with deadlines.limit(seconds):` raises TimeoutError in the task when the time is up;
+    a cancel from elsewhere passes through as CancelledError, as with `asyncio.timeout`."""
+
+    __slots__ = ("_cancelling", "_deadlines", "expired", "task", "when")
+
+    def __init__(self, deadlines: Deadlines, when: float, task: asyncio.Task[object]):
+        self._deadlines = deadlines
+        self.when = when
+        self.task = task
+        self.expired = False
+        self._cancelling = 0
+
+    async def __aenter__(self) -> Deadline:
+        self._cancelling = self.task.cancelling()
+        self._deadlines._add(self)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._deadlines._active.pop(self, None)
+        if (
+            self.expired
+            and exc_type is asyncio.CancelledError
+            and self.task.uncancel() <= self._cancelling
+        ):
+            raise TimeoutError from exc
+
+
+class Deadlines:
+    def __init__(self, resolution: float = 0.05):
+        self.resolution = resolution
+        self._active: dict[Deadline, None] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def limit(self, seconds: float) -> Deadline:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a deadline needs a running task")
+        return Deadline(self, asyncio.get_running_loop().time() + seconds, task)
+
+    def _add(self, deadline: Deadline) -> None:
+        self._active[deadline] = None
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(
+                self._sweep(), name="deadline-sweeper"
+            )
+
+    async def _sweep(self) -> None:
+        """Runs while limits are active; a later limit starts it again."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._active:
+                await asyncio.sleep(self.resolution)
+                now = loop.time()
+                for deadline in [d for d in self._active if d.when <= now and not d.expired]:
+                    deadline.expired = True
+                    deadline.task.cancel()
+        finally:
+            self._sweeper = None
