@@ -1,14 +1,16 @@
 """Throughput of NanoBrain against a bare Starlette baseline, measured in one run with wrk.
 
-Each server runs alone (baseline first, then NanoBrain) under uvicorn with uvloop and httptools,
-pinned to CPU 0 while wrk is pinned to CPU 1 (when taskset and two CPUs are available). Every
-scenario gets a discarded warm-up run, then a measured one. Then the same no-op execute runs
+Both servers run under uvicorn with uvloop and httptools, pinned to CPU 0 while wrk is pinned to
+CPU 1 (when taskset and two CPUs are available), and are driven in turn: each round runs every
+scenario on the baseline, then on NanoBrain (a discarded warm-up, then the measured run), and the
+report shows the round with the median ratio, with every round's ratio and the servers' CPU time
+per request. Then the same no-op execute runs
 through the distributed mode (an API server and 1, then 2, `nanobrain worker` processes on the
 machine's PostgreSQL and Redis, in a database and key prefix of the bench's own), beside the
 embedded figure. Results go to stdout and bench/RESULTS.md.
 
     python bench/run.py [--duration 10] [--connections 50] [--threads 2] [--warmup 3]
-                        [--no-distributed]
+                        [--rounds 3] [--no-distributed]
 
 The distributed scenarios use PostgreSQL and Redis on loopback (NANOBRAIN_TEST_POSTGRES and
 NANOBRAIN_TEST_REDIS say where else), in a database and key prefix of their own.
@@ -30,7 +32,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -205,36 +207,87 @@ def succeeded(url: str) -> str:
     return str(outcome["execution_id"])
 
 
-def bench_baseline(load: Load) -> dict[str, WrkResult]:
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Measured:
+    """One scenario on one server in one round: wrk's figures and the server's CPU per request."""
+
+    wrk: WrkResult
+    cpu_us: float
+
+
+def measure(pid: int, url: str, method: str, body: str | None, load: Load) -> Measured:
+    before = cpu_seconds(pid)
+    result = run_wrk(url, method, body, load)  # the warm-up's CPU counts too: subtract it below
+    spent = cpu_seconds(pid) - before
+    share = load.duration / (load.duration + load.warmup)
+    return Measured(result, spent * share / max(result.requests, 1) * 1e6)
+
+
+Scenario = Callable[[], tuple[str, str, str | None]]
+"""Prepares a scenario just before it is driven: (url, method, body)."""
+
+
+@contextlib.contextmanager
+def baseline_server(load: Load) -> Iterator[tuple[int, dict[str, Scenario]]]:
     port = free_port()
     base = f"http://{HOST}:{port}"
     cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(BENCH), "baseline_app:app"]
     cmd += ["--host", HOST, "--port", str(port), *UVICORN_FLAGS, "--log-level", "warning"]
-    with server("baseline", cmd, f"{base}/events?n=1", load, {}):
+    with server("baseline", cmd, f"{base}/events?n=1", load, {}) as pid:
         succeeded(f"{base}/execute")
-        return {
-            "execute": run_wrk(f"{base}/execute", "POST", EXECUTE_BODY, load),
-            "events": run_wrk(f"{base}/events?n={EVENTS}", "GET", None, load),
-        }
+        yield (
+            pid,
+            {
+                "execute": lambda: (f"{base}/execute", "POST", EXECUTE_BODY),
+                "events": lambda: (f"{base}/events?n={EVENTS}", "GET", None),
+            },
+        )
 
 
-def bench_nanobrain(load: Load) -> dict[str, WrkResult]:
+@contextlib.contextmanager
+def nanobrain_server(load: Load) -> Iterator[tuple[int, dict[str, Scenario]]]:
     port = free_port()
     base = f"http://{HOST}:{port}/api/v1"
-    data_dir = load.workdir / "nanobrain-data"
+    execute_url = f"{base}/workflows/execute"
     cmd = [sys.executable, "-m", "nanobrain", "serve", "--port", str(port)]
-    cmd += ["--data-dir", str(data_dir)]
-    with server("nanobrain", cmd, f"{base}/health/live", load, NANOBRAIN_ENV):
-        execute_url = f"{base}/workflows/execute"
-        succeeded(execute_url)  # checked once before any load
-        results = {"execute": run_wrk(execute_url, "POST", EXECUTE_BODY, load)}
-        # A run made after the execute load, so the bus still holds its stream.
+    cmd += ["--data-dir", str(load.workdir / "nanobrain-data")]
+
+    def replayed_run() -> tuple[str, str, str | None]:
+        """A run made just now, so the bus holds its whole stream (a run from before the
+        execute load may have left the bus's 10,000 newest streams)."""
         events_url = f"{base}/workflows/{succeeded(execute_url)}/events"
         status, stream = http("GET", events_url)
         if status != 200 or stream.count(b"\nevent: ") != EVENTS:
             raise SystemExit(f"expected {EVENTS} events, got {status}: {stream[:500]!r}")
-        results["events"] = run_wrk(events_url, "GET", None, load)
-        return results
+        return events_url, "GET", None
+
+    with server("nanobrain", cmd, f"{base}/health/live", load, NANOBRAIN_ENV) as pid:
+        succeeded(execute_url)  # checked once before any load
+        yield pid, {"execute": lambda: (execute_url, "POST", EXECUTE_BODY), "events": replayed_run}
+
+
+def bench_rounds(load: Load, rounds: int) -> list[dict[str, dict[str, Measured]]]:
+    """Both servers up at once (the idle one costs nothing); each round drives each scenario on
+    the baseline and then on NanoBrain, so drifts in what else the machine does hit both."""
+    results: list[dict[str, dict[str, Measured]]] = []
+    with baseline_server(load) as (base_pid, base), nanobrain_server(load) as (nano_pid, nano):
+        for _ in range(rounds):
+            results.append(
+                {
+                    key: {
+                        "baseline": measure(base_pid, *base[key](), load),
+                        "NanoBrain": measure(nano_pid, *nano[key](), load),
+                    }
+                    for key in SCENARIOS
+                }
+            )
+    return results
 
 
 def start_workers(
@@ -334,14 +387,24 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}"
 
 
-def report(base: dict[str, WrkResult], nano: dict[str, WrkResult], load: Load) -> str:
-    def cell(r: WrkResult) -> str:
+def median_round(
+    rounds: list[dict[str, dict[str, Measured]]], key: str
+) -> tuple[dict[str, Measured], list[float]]:
+    """The round whose NanoBrain/baseline ratio is the median one, and every round's ratio."""
+    ratios = [r[key]["NanoBrain"].wrk.rps / r[key]["baseline"].wrk.rps for r in rounds]
+    middle = sorted(range(len(rounds)), key=lambda index: ratios[index])[len(rounds) // 2]
+    return rounds[middle][key], ratios
+
+
+def report(rounds: list[dict[str, dict[str, Measured]]], load: Load) -> str:
+    def cell(m: Measured) -> str:
+        r = m.wrk
         flag = f" **{r.errors} errors**" if r.errors else ""
-        return f"{r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f}{flag}"
+        return f"{r.rps:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f}{flag} | {m.cpu_us:.0f}"
 
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
     pinning = (
-        "server pinned to CPU 0, wrk to CPU 1 (taskset)"
+        "both servers pinned to CPU 0, wrk to CPU 1 (taskset)"
         if load.pin
         else "no CPU pinning (taskset or a second CPU missing)"
     )
@@ -349,41 +412,56 @@ def report(base: dict[str, WrkResult], nano: dict[str, WrkResult], load: Load) -
         "# NanoBrain vs bare Starlette",
         "",
         f"- date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
-        f"- machine: {machine()}; load average when the run began: {load.load_before:.2f} "
-        "(other work on the machine shares its CPUs)",
+        f"- machine: {machine()}; load average when the run began: {load.load_before:.2f}",
         f"- command: `{' '.join(['python', 'bench/run.py', *sys.argv[1:]])}`",
         f"- load: wrk ({wrk_version.split(' [')[0].strip()}), {load.threads} threads, "
         f"{load.connections} connections, {load.duration} s per run after a discarded "
         f"{load.warmup} s warm-up; {pinning}",
         "- servers: one uvicorn process each, uvloop + httptools, no access log, log level "
-        "warning; run one at a time (baseline, then NanoBrain)",
+        f"warning; both up for the whole run, driven in turn: {len(rounds)} round(s), each "
+        "running every scenario on the baseline, then on NanoBrain, so what else the machine "
+        "does meanwhile hits both. The row shows the round with the median ratio.",
+        "- CPU us/req: the server process's user + system CPU time (all threads) per request "
+        "during the measured run: a figure that other load on the machine disturbs less than "
+        "throughput does",
         "- NanoBrain: `python -m nanobrain serve` (development profile, no auth, bundled "
-        "examples); execute = `echo` with `wait: true`, events = replay of a finished run",
+        "examples); execute = `echo` with `wait: true`, each request one whole execution "
+        "(record, 4 events, the durable row and the audit entry); events = replay of a "
+        "finished run",
         "",
-        "| scenario | baseline req/s | p50 ms | p99 ms | NanoBrain req/s | p50 ms | p99 ms "
-        "| NanoBrain/baseline | target | met |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
+        "| scenario | baseline req/s | p50 ms | p99 ms | CPU us/req | NanoBrain req/s | p50 ms "
+        "| p99 ms | CPU us/req | NanoBrain/baseline | target | met |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|:-:|",
     ]
+    notes = []
     for key, title in SCENARIOS.items():
-        ratio = nano[key].rps / base[key].rps
+        middle, ratios = median_round(rounds, key)
+        ratio = middle["NanoBrain"].wrk.rps / middle["baseline"].wrk.rps
         target, met = ("-", "-")
         if key == "execute":
             target, met = (f">= {TARGET:.2f}", "yes" if ratio >= TARGET else "**no**")
-        row = [title, cell(base[key]), cell(nano[key]), f"{ratio:.2f}", target, met]
-        lines.append(f"| {' | '.join(row)} |")
-    lines.append("")
-    for name, results in (("baseline", base), ("NanoBrain", nano)):
-        events = results["events"]
+        row = [title, cell(middle["baseline"]), cell(middle["NanoBrain"]), f"{ratio:.2f}"]
+        lines.append(f"| {' | '.join([*row, target, met])} |")
+        cpu_ratios = sorted(r[key]["baseline"].cpu_us / r[key]["NanoBrain"].cpu_us for r in rounds)
+        notes.append(
+            f"- {title}: NanoBrain/baseline throughput by round "
+            f"{', '.join(f'{value:.2f}' for value in ratios)}; baseline/NanoBrain CPU per "
+            f"request by round {', '.join(f'{value:.2f}' for value in cpu_ratios)}"
+        )
+    lines += ["", *notes]
+    for name in ("baseline", "NanoBrain"):
+        events = median_round(rounds, "events")[0][name].wrk
         per_stream = events.events / events.requests if events.requests else 0.0
         lines.append(
             f"- {name} event stream: {events.rps * per_stream:,.0f} events/s "
             f"({per_stream:.2f} events per stream counted by wrk)"
         )
     errors = [
-        f"{name} {key}: {result.errors}"
-        for name, results in (("baseline", base), ("NanoBrain", nano))
-        for key, result in results.items()
-        if result.errors
+        f"{name} {key}: {m.wrk.errors}"
+        for r in rounds
+        for key, pair in r.items()
+        for name, m in pair.items()
+        if m.wrk.errors
     ]
     lines.append(f"- errors (non-2xx replies or socket errors): {', '.join(errors) or 'none'}")
     return "\n".join(lines) + "\n"
@@ -395,6 +473,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of discarded warm-up")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/NanoBrain turns")
     parser.add_argument(
         "--no-distributed", action="store_true", help="skip the distributed-mode scenarios"
     )
@@ -406,8 +485,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nanobrain-bench-") as tmp:
         load = Load(args.duration, args.warmup, args.connections, args.threads, pin, Path(tmp))
         load.load_before = os.getloadavg()[0]
-        base = bench_baseline(load)
-        nano = bench_nanobrain(load)
+        rounds = bench_rounds(load, args.rounds)
         distributed: dict[int, WrkResult] = {}
         drained: dict[int, float] = {}
         if not args.no_distributed:
@@ -418,9 +496,10 @@ def main() -> None:
                     )
                 with backing("bench") as services:
                     drained[workers] = bench_drain(load, workers, distributed_env(services))
-    text = report(base, nano, load)
+    text = report(rounds, load)
     if distributed:
-        text += distributed_report(nano["execute"], distributed, drained)
+        embedded = median_round(rounds, "execute")[0]["NanoBrain"].wrk
+        text += distributed_report(embedded, distributed, drained)
     print(text)
     (BENCH / "RESULTS.md").write_text(text)
 

@@ -42,6 +42,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # 16 MiB of page cache (SQLite's default is 2 MiB): the indexes new rows go into stay in
+    # memory well past a million executions.
+    cursor.execute("PRAGMA cache_size=-16384")
     cursor.close()
 
 

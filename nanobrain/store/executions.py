@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.core.ids import random_id
+from nanobrain.core.ids import ordered_id
 from nanobrain.security.keyring import KeyRing
 from nanobrain.store.models import ExecutionRow
 from nanobrain.store.sealed import open_json, open_text, seal_json, seal_text
@@ -53,8 +53,8 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    """A random 128-bit id as 32 hex digits (uuid4's randomness without building a UUID)."""
-    return random_id()
+    """A row key: 32 hex digits, time-ordered and unguessable (see `nanobrain.core.ids`)."""
+    return ordered_id()
 
 
 @dataclass(slots=True)
