@@ -6,7 +6,12 @@ total time, time to first chunk, and the ratio to the bare endpoint (target: wit
 Then it opens `idle` SSE connections to one server process and reports how many it holds and the
 server's memory per connection. Results go to stdout and bench/STREAMING.md.
 
+The clients (bench/stream_clients.py) are raw sockets in several processes pinned apart from the
+servers, counting chunk events in the bytes they receive: a Python HTTP client parsing every
+event in one process is slower than the servers it measures and would report its own limits.
+
     python bench/streaming.py [--clients 250] [--chunks 500] [--rate 100] [--idle 10000]
+                              [--processes 2] [--runs 3]
 """
 
 from __future__ import annotations
@@ -173,11 +178,13 @@ def pinned(pin: bool) -> list[str]:
     return ["taskset", "-c", "0"] if pin else []
 
 
-def best_of(count: int, setup: Setup) -> list[Run]:
-    """Each path `count` times, interleaved; the fastest run of each (the least disturbed by
-    whatever else the machine did meanwhile)."""
+def median_of(count: int, setup: Setup) -> tuple[list[Run], list[list[float]]]:
+    """Each path `count` times, the paths interleaved; the median run of each path, and every
+    run's total time per path."""
     rounds = [streaming_runs(setup) for _ in range(count)]
-    return [min(runs, key=lambda run: run.total) for runs in zip(*rounds, strict=True)]
+    per_path = [list(runs) for runs in zip(*rounds, strict=True)]
+    medians = [sorted(runs, key=lambda run: run.total)[len(runs) // 2] for runs in per_path]
+    return medians, [[run.total for run in runs] for runs in per_path]
 
 
 def main() -> None:
@@ -187,7 +194,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--idle", type=int, default=10_000)
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--runs", type=int, default=1, help="measure each path this many times")
+    parser.add_argument("--runs", type=int, default=3, help="measure each path this many times")
     options = parser.parse_args()
     # Servers on CPU 0 and the client processes on CPU 1, as bench/run.py does with wrk.
     pin = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
@@ -234,7 +241,7 @@ def main() -> None:
             options.processes,
             [1] if pin else None,
         )
-        runs = best_of(options.runs, setup)
+        runs, totals = median_of(options.runs, setup)
         long_run = httpx.post(
             f"http://{HOST}:{nano}/api/v1/workflows/execute",
             json={"workflow": "simulation", "input": {"steps": 10_000, "step_seconds": 60}},
@@ -251,7 +258,9 @@ def main() -> None:
         + ("; each server pinned to CPU 0, the clients to CPU 1" if pin else ", sharing its CPUs"),
         f"- clients: raw-socket SSE and WebSocket clients over {options.processes} processes "
         "(bench/stream_clients.py), counting chunk events in the bytes they receive; "
-        f"best of {options.runs} run(s) per path",
+        f"{options.runs} run(s) per path, interleaved; the table shows each path's median run",
+        "- time to first chunk counts from the client's start: for NanoBrain SSE it includes "
+        "the `POST /workflows/execute` round trip before the event stream is opened",
         "- NanoBrain SSE = `POST /workflows/execute` then `GET /workflows/{id}/events`; "
         "WebSocket = `workflow.execute` on `/api/v1/ws`; bare = an sse-starlette endpoint "
         "emitting the same envelopes",
@@ -264,6 +273,11 @@ def main() -> None:
         + ", ".join(
             f"{run.name} {'met' if run.total <= runs[0].total * TARGET else 'NOT met'}"
             for run in runs[1:]
+        ),
+        "- total seconds of every run: "
+        + "; ".join(
+            f"{run.name} {', '.join(f'{total:.2f}' for total in run_totals)}"
+            for run, run_totals in zip(runs, totals, strict=True)
         ),
         f"- idle SSE connections held by one NanoBrain process: {held:,} of {options.idle:,} "
         f"tried, {per_connection:.1f} KiB of server memory each",

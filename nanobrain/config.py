@@ -245,7 +245,8 @@ class RealtimeConfig(_Model):
     """Streaming transports: SSE keep-alives, WebSocket limits, drain on shutdown."""
 
     sse_ping_seconds: float = Field(default=15, gt=0)
-    send_timeout_seconds: float = Field(default=30, gt=0)  # WebSocket: then close 1013
+    # A client whose socket takes no data for this long is dropped (WebSocket: close 1013).
+    send_timeout_seconds: float = Field(default=30, gt=0)
     ws_idle_timeout_seconds: float = Field(default=300, gt=0)
     ws_auth_timeout_seconds: float = Field(default=10, gt=0)
     ws_max_subscriptions: int = Field(default=64, ge=1)

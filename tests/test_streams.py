@@ -4,6 +4,7 @@ reconnect."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from pathlib import Path
@@ -72,6 +73,45 @@ def test_a_client_that_stops_reading_costs_bounded_memory(fresh_server: Server) 
     assert tail[-1].event == "error" and tail[-1].data["type"] == "lagged"
     seen = [int(e.id) for e in tail if e.id]
     assert seen == list(range(seen[0], seen[0] + len(seen)))  # no gap before the error
+
+
+def open_streams(client: httpx.Client) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("nanobrain_streams_open "):
+            return float(line.split()[1])
+    raise AssertionError("no nanobrain_streams_open in /metrics")
+
+
+def test_a_client_that_takes_no_data_is_dropped(fresh_server: Server) -> None:
+    """A client gone without closing (or stalled) holds a connection only until a write to it
+    has waited `send_timeout_seconds`; the workflow meanwhile runs on at full speed."""
+    fresh_server.env["NANOBRAIN_REALTIME__SEND_TIMEOUT_SECONDS"] = "1"
+    fresh_server.start()
+    with httpx.Client(base_url=fresh_server.api, timeout=30) as client:
+        execution_id = client.post(
+            "/workflows/execute", json={"workflow": "flood", "input": {"n": 300_000, "delay": 1}}
+        ).json()["execution_id"]
+        with socket.socket() as stalled:
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+            stalled.connect(("127.0.0.1", fresh_server.port))
+            stalled.sendall(
+                f"GET /api/v1/workflows/{execution_id}/events HTTP/1.1\r\n"
+                "Host: 127.0.0.1\r\n\r\n".encode()
+            )
+            assert stalled.recv(12) == b"HTTP/1.1 200"  # then it reads nothing more
+            assert open_streams(client) == 1
+            deadline = time.monotonic() + 20
+            while open_streams(client) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert open_streams(client) == 0, "the stalled stream was never dropped"
+            status = wait_for(client, execution_id, {"succeeded", "failed"}, timeout=60)
+            stalled.settimeout(10)
+            received = b""
+            while chunk := stalled.recv(1 << 16):  # what the buffers held, then the close
+                received += chunk
+    assert status["status"] == "succeeded"
+    assert b"event: chunk" in received
+    assert b'"status":"succeeded"' not in received  # dropped long before the end
 
 
 def test_a_graceful_stop_tells_streams_to_reconnect(fresh_server: Server) -> None:

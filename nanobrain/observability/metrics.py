@@ -22,3 +22,4 @@ EXECUTION_SECONDS = LoopHistogram(
     buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600),
 )
 EXECUTIONS_ACTIVE = Gauge("nanobrain_executions_active", "Executions queued or running")
+STREAMS_OPEN = Gauge("nanobrain_streams_open", "SSE streams and WebSockets being served")

@@ -37,12 +37,11 @@ class Deadline:
         traceback: TracebackType | None,
     ) -> None:
         self._deadlines._active.pop(self, None)
-        if (
-            self.expired
-            and exc_type is asyncio.CancelledError
-            and self.task.uncancel() <= self._cancelling
-        ):
-            raise TimeoutError from exc
+        # Take back the cancel this deadline made, whatever the body turned it into.
+        if self.expired:
+            others = self.task.uncancel()  # cancels of the task not made by this deadline
+            if exc_type is asyncio.CancelledError and others <= self._cancelling:
+                raise TimeoutError from exc
 
 
 class Deadlines:

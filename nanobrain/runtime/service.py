@@ -284,13 +284,21 @@ class ExecutionService:
     async def events(self, record: ExecutionRecord, after: int) -> AsyncIterator[Event]:
         """The execution's events after `after`; for one the bus no longer holds (expired, or from
         before a restart) the outcome is rebuilt from the durable record."""
+        async for batch in self.event_batches(record, after):
+            for event in batch:
+                yield event
+
+    async def event_batches(
+        self, record: ExecutionRecord, after: int
+    ) -> AsyncIterator[list[Event]]:
+        """`events`, as lists of the events that are there at once (see `subscribe_batches`)."""
         if not record.status.final or await self.bus.known(record.id):
-            async for event in self.bus.subscribe(record.id, after):
-                yield event
+            async for batch in self.bus.subscribe_batches(record.id, after):
+                yield batch
             return
-        for event in _events_from_record(record):
-            if event.seq > after:
-                yield event
+        rebuilt = [event for event in _events_from_record(record) if event.seq > after]
+        if rebuilt:
+            yield rebuilt
 
 
 def _plausible_id(value: str) -> bool:

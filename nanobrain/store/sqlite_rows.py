@@ -25,6 +25,8 @@ from nanobrain.store.models import UTCDateTime
 def sqlite_datetime(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")  # as UTCDateTime refuses it
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     # orjson writes `"YYYY-MM-DDTHH:MM:SS.ffffff+00:00"` several times faster than isoformat;
@@ -48,7 +50,8 @@ class SqliteRows:
             updates = [f"{name} = excluded.{name}" for name in quoted if name != f'"{upsert_key}"']
             sql += f' ON CONFLICT ("{upsert_key}") DO UPDATE SET {", ".join(updates)}'
         self.sql = sql
-        self._values = itemgetter(*columns)
+        getter = itemgetter(*columns)  # one name: the bare value, not a 1-tuple
+        self._values = getter if len(columns) > 1 else lambda row: (getter(row),)
         self._conversions: list[tuple[int, Callable[[Any], Any]]] = []
         for index, name in enumerate(columns):
             column_type = table.c[name].type

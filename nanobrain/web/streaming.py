@@ -4,7 +4,7 @@
 
 A slow client only parks its own generator at a cursor into the bus's shared ring buffer (uvicorn
 applies TCP flow control), so nothing grows per client; a vanished one is dropped when a
-keep-alive write fails.
+keep-alive write fails, or when a write has waited `realtime.send_timeout_seconds`.
 """
 
 from __future__ import annotations
@@ -55,16 +55,31 @@ def draining_data() -> dict[str, object]:
     return {"reason": "the server is shutting down", "retry_ms": RETRY_MS}
 
 
-async def _encode(events: AsyncIterator[Event], state: AppState) -> AsyncIterator[ServerSentEvent]:
+def sse_frame(event: Event) -> bytes:
+    """The event as an SSE frame (one `data:` line: JSON holds no raw newline), encoded once
+    however many clients follow the stream."""
+    frame = event.sse
+    if frame is None:
+        frame = event.sse = b"id: %d\r\nevent: %s\r\ndata: %s\r\n\r\n" % (
+            event.seq,
+            event.type.encode(),
+            dumps(event.envelope()),
+        )
+    return frame
+
+
+async def _encode(
+    batches: AsyncIterator[list[Event]], state: AppState
+) -> AsyncIterator[bytes | ServerSentEvent]:
+    """Each batch of events the bus has ready goes out as one write: a client that fell behind
+    catches up in a few writes, not one per event."""
     state.stream_opened()
     last: Event | None = None
     try:
         try:
-            async for event in events:
-                last = event
-                yield ServerSentEvent(
-                    data=dumps(event.envelope()).decode(), event=event.type, id=event.id
-                )
+            async for batch in batches:
+                last = batch[-1]
+                yield sse_frame(last) if len(batch) == 1 else b"".join(map(sse_frame, batch))
         except StreamLagged as exc:
             # No `id:`: the client's Last-Event-ID stays at the last event it really received.
             yield ServerSentEvent(data=dumps(lagged_data(exc)).decode(), event="error")
@@ -78,14 +93,17 @@ async def _encode(events: AsyncIterator[Event], state: AppState) -> AsyncIterato
 
 
 def event_stream(
-    request: Request, events: AsyncIterator[Event], headers: dict[str, str] | None = None
+    request: Request, batches: AsyncIterator[list[Event]], headers: dict[str, str] | None = None
 ) -> EventSourceResponse:
-    """The SSE response for `events`."""
+    """The SSE response for the event `batches` (`ExecutionService.event_batches`)."""
     state = app_state(request)
     realtime = state.settings.realtime
     return EventSourceResponse(
-        _encode(events, state),
+        _encode(batches, state),
         ping=realtime.sse_ping_seconds,
+        # A client that takes no bytes for this long (gone without closing, or stalled) is
+        # dropped: it can resume with Last-Event-ID, and its connection is freed meanwhile.
+        send_timeout=realtime.send_timeout_seconds,
         shutdown_grace_period=realtime.drain_seconds,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )

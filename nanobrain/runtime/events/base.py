@@ -41,6 +41,7 @@ class Event:
     final: bool = False
     execution_id: str | None = None
     session_id: str | None = None
+    sse: bytes | None = None  # the SSE frame, made once for every subscriber (`sse_frame`)
 
     @property
     def id(self) -> str:
@@ -81,6 +82,15 @@ class EventBus(ABC):
         """Events of `stream` with seq > `after`, live, ending after the final event. Raises
         StreamLagged when some of them are no longer held, and ends early (after what it holds)
         once the bus is interrupted."""
+
+    async def subscribe_batches(
+        self, stream: str, after: int = 0
+    ) -> AsyncGenerator[list[Event], None]:
+        """`subscribe`, as lists of the events already there when the subscriber gets to them,
+        so that a subscriber that fell behind catches up in a few writes instead of one per
+        event. This default yields one event at a time."""
+        async for event in self.subscribe(stream, after):
+            yield [event]
 
     @abstractmethod
     async def known(self, stream: str) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 
 from nanobrain.runtime.events.base import Event, EventBus, StreamLagged
 
+MAX_BATCH = 256  # events handed to a subscriber at once
+
 
 class _Stream:
     __slots__ = ("events", "finished_at", "next_seq", "waiter")
@@ -101,17 +103,27 @@ class MemoryEventBus(EventBus):
         return event
 
     async def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
+        async for batch in self.subscribe_batches(stream, after):
+            for event in batch:
+                yield event
+
+    async def subscribe_batches(
+        self, stream: str, after: int = 0
+    ) -> AsyncGenerator[list[Event], None]:
         cursor = after
         while True:
             state = self._streams.get(stream)
             if state is None:
                 return
             events = state.since(stream, cursor)
-            for event in events:
-                yield event
-                cursor = event.seq
-                if event.final:
+            for start in range(0, len(events), MAX_BATCH):
+                batch = events[start : start + MAX_BATCH]
+                final = next((i for i, event in enumerate(batch) if event.final), None)
+                if final is not None:
+                    yield batch[: final + 1]
                     return
+                yield batch
+                cursor = batch[-1].seq
             if self._interrupted:
                 return
             if events:

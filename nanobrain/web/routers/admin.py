@@ -11,7 +11,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from nanobrain.core.user import User
-from nanobrain.observability.metrics import EXECUTIONS_ACTIVE
+from nanobrain.observability.metrics import EXECUTIONS_ACTIVE, STREAMS_OPEN
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.deps import require
 from nanobrain.web.openapi import PUBLIC
@@ -82,7 +82,9 @@ async def ready(request: Request) -> Response:
     openapi_extra=PUBLIC,
 )
 async def metrics(request: Request) -> Response:
-    EXECUTIONS_ACTIVE.set(app_state(request).executions.executor.active)
+    state = app_state(request)
+    EXECUTIONS_ACTIVE.set(state.executions.executor.active)
+    STREAMS_OPEN.set(state.streams)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

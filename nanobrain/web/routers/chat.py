@@ -103,9 +103,9 @@ def as_response(status: int, body: dict[str, Any]) -> Response:
 
 
 def turn_stream(request: Request, turn: Turn, after: int = 0) -> Response:
-    events = app_state(request).executions.events(turn.execution, after)
+    batches = app_state(request).executions.event_batches(turn.execution, after)
     headers = {"X-Session-ID": turn.session.id, "X-Execution-ID": turn.execution.id}
-    return event_stream(request, events, headers)
+    return event_stream(request, batches, headers)
 
 
 @router.post("/chat", response_model=ChatReply)
@@ -135,9 +135,9 @@ async def chat_stream(request: Request, user: User = Depends(require(EXECUTE))) 
     if request.headers.get("last-event-id") is not None and body.session_id is not None:
         execution_id = await state.chat.latest_turn(body.session_id, user)
         record = await state.executions.get(execution_id, user)
-        events = state.executions.events(record, resume_point(request))
+        batches = state.executions.event_batches(record, resume_point(request))
         headers = {"X-Session-ID": body.session_id, "X-Execution-ID": record.id}
-        return event_stream(request, events, headers)
+        return event_stream(request, batches, headers)
     turn = await state.chat.send(
         user,
         body.message,

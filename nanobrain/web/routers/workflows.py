@@ -284,4 +284,4 @@ async def cancel(request: Request, user: User) -> Response:
 async def events(request: Request, user: User) -> Response:
     record = await _visible(request, user)
     start = resume_point(request)
-    return event_stream(request, app_state(request).executions.events(record, start))
+    return event_stream(request, app_state(request).executions.event_batches(record, start))
