@@ -112,19 +112,17 @@ def _socket(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> _Ans
     credential = headers.get("X-API-Key") or headers.get("Authorization", "").removeprefix(
         "Bearer "
     )
-    ws = open_socket(server.api, credential or None)
-    try:
-        if not credential:
-            send(ws, type="ping")  # not an auth message: refused
-        reply = receive(ws)
-        return _Answer(200 if reply.get("type") == "ready" else 500, str(reply))
-    except ConnectionClosed as closed:
-        code = closed.rcvd.code if closed.rcvd else 1006
-        return _Answer(
-            {4401: 401, 4403: 403}.get(code, code), closed.rcvd.reason if closed.rcvd else ""
-        )
-    finally:
-        ws.close()
+    with open_socket(server.api, credential or None) as ws:
+        try:
+            if not credential:
+                send(ws, type="ping")  # not an auth message: refused
+            reply = receive(ws)
+            return _Answer(200 if reply.get("type") == "ready" else 500, str(reply))
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else 1006
+            return _Answer(
+                {4401: 401, 4403: 403}.get(code, code), closed.rcvd.reason if closed.rcvd else ""
+            )
 
 
 def call(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> Any:
