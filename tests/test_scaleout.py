@@ -27,6 +27,7 @@ DETECTION = {
 }
 # Silence for the timeout, then the next sweep (every heartbeat), plus the settling itself.
 DETECTION_BOUND = WORKER_TIMEOUT + 2 * HEARTBEAT + 1.0
+GRACE = 5.0  # runtime.shutdown_grace_seconds, the default
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +134,27 @@ def test_a_killed_worker_s_retry_safe_execution_is_redelivered(cluster: Cluster)
     assert statuses(events) == ["queued", "running", "queued", "running", "succeeded"]
     output = events[-2].data["data"]["output"]
     assert output["token"] == "again" and output["pid"] != victim_pid
+    cluster.replace_worker(victim)
+
+
+def test_a_stopped_worker_hands_its_retry_safe_execution_to_another(cluster: Cluster) -> None:
+    """SIGTERM (a rolling deploy): what still runs after the grace period goes back to the queue
+    at once, for another worker, instead of failing or waiting for the heartbeat timeout."""
+    with httpx.Client(base_url=cluster.nginx.api, verify=False, timeout=30) as client:
+        execution_id = execute(client, "steady", {"token": "handed", "seconds": 8})
+        victim = running_worker(cluster, client, execution_id)
+        victim_pid = victim.process.pid if victim.process else 0
+        stopped = time.time()
+        assert victim.stop() in (0, -signal.SIGTERM)
+        events = collect(client, f"/workflows/{execution_id}/events")
+    redelivery = next(e for e in events if e.event == "status" and "redelivery" in e.data["data"])
+    assert redelivery.data["data"]["redelivery"]["attempt"] == 2
+    assert f"its worker {victim.name} shut down" in redelivery.data["data"]["redelivery"]["reason"]
+    handed = datetime.fromisoformat(redelivery.data["ts"]).timestamp()
+    assert handed - stopped <= GRACE + 2  # at the end of the grace period
+    assert statuses(events) == ["queued", "running", "queued", "running", "succeeded"]
+    output = events[-2].data["data"]["output"]
+    assert output["token"] == "handed" and output["pid"] != victim_pid
     cluster.replace_worker(victim)
 
 

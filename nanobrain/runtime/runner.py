@@ -29,7 +29,7 @@ from nanobrain.runtime.errors import (
     validation_errors,
 )
 from nanobrain.runtime.events.base import EventBus
-from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
+from nanobrain.runtime.executors.base import HANDOVER, SHUTDOWN, USER_CANCEL, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
@@ -352,6 +352,8 @@ class ExecutionRunner:
                 await self._close_turn(record, context, output)
         except asyncio.CancelledError:
             context.mark_cancelled()
+            if job.cancel_reason == HANDOVER:
+                return  # left running, for the stopping worker to hand over (`recover`)
             await self.publisher.interrupt(record, job.cancel_reason or USER_CANCEL)
             return
         except _TimedOut:

@@ -22,7 +22,7 @@ from taskiq.receiver import Receiver
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.runtime.build import Runtime, build_runtime
-from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Job
+from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
 from nanobrain.store.database import upgrade
 
@@ -87,8 +87,10 @@ class Worker:
                 start_http_server(port, addr=host)
             log.info("worker %s takes jobs (up to %d at once)", self.name, config.max_concurrency)
             await receiver.listen(stop)
+            # What still runs after the grace period goes to another worker if it may run
+            # again (else it ends failed, saying why), without waiting for the heartbeat timeout.
             for job in list(self._running.values()):
-                self._interrupt(job.execution_id, SHUTDOWN)
+                self._interrupt(job.execution_id, HANDOVER)
             if self._running:  # their jobs are acknowledged as they end
                 self._idle.clear()
                 with contextlib.suppress(TimeoutError):
@@ -109,17 +111,23 @@ class Worker:
         assert task is not None
         self._running[task] = job
         try:
-            await self.runner.run(job)
-        except asyncio.CancelledError:  # interrupted before the runner reached the workflow
-            with contextlib.suppress(Exception):
-                await self.runner.abandon(job, job.cancel_reason or USER_CANCEL)
+            try:
+                await self.runner.run(job)
+            except asyncio.CancelledError:  # interrupted before the runner reached the workflow
+                if job.cancel_reason != HANDOVER:
+                    with contextlib.suppress(Exception):
+                        await self.runner.abandon(job, job.cancel_reason or USER_CANCEL)
+            while task.cancelling():  # the cancel was meant for the execution, not for taskiq
+                task.uncancel()
+            if job.cancel_reason == HANDOVER:
+                await self.executor.hand_over(job, f"its worker {self.name} shut down")
         except Exception:
             log.exception("job %s could not be run", job.execution_id)
         finally:
             del self._running[task]
             if not self._running:
                 self._idle.set()
-            while task.cancelling():  # the cancel was meant for the execution, not for taskiq
+            while task.cancelling():
                 task.uncancel()
 
     def _cancel_for_user(self, execution_id: str) -> None:

@@ -12,6 +12,7 @@ from nanobrain.core.user import User
 
 SHUTDOWN = "shutdown"
 USER_CANCEL = "cancelled"
+HANDOVER = "handover"  # its worker is shutting down: settled as if the worker had died
 
 
 @dataclass(slots=True)

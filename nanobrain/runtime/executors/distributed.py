@@ -244,14 +244,23 @@ class DistributedExecutor(Executor):
         for worker in await self.heartbeats.dead():
             reason = f"its worker {worker} stopped (no heartbeat for {self.heartbeats.timeout:g} s)"
             for message_id, job in await self.queue.pending_of(worker):
-                if job is not None and await self._settle(job, reason):
-                    await self.queue.push(job)
+                if job is not None:
+                    await self.hand_over(job, reason)
                 await self.queue.ack(message_id)
                 settled += 1
             await self.queue.forget(worker)
             await self.heartbeats.forget(worker)
         await self.queue.trim()
         return settled
+
+    async def hand_over(self, job: Job, reason: str) -> None:
+        """Settle a job its worker will not finish (`reason` says why): queued again for another
+        worker if its workflow is retry-safe and has attempts left, else ended (cancelled if that
+        was asked for, or failed with the reason). The job is pushed again before its delivery
+        is acknowledged, so a crash in between duplicates it (the claim then refuses the copy)
+        rather than losing it."""
+        if await self._settle(job, reason):
+            await self.queue.push(job)
 
     async def _settle(self, job: Job, reason: str) -> bool:
         assert self._runner is not None
