@@ -21,6 +21,7 @@ from taskiq.receiver import Receiver
 
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
+from nanobrain.runtime import scratch
 from nanobrain.runtime.build import Runtime, build_runtime
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
@@ -60,6 +61,9 @@ class Worker:
         runs, and leave."""
         config = self.settings.runtime
         await upgrade(self.runtime.engine)
+        swept = await asyncio.to_thread(scratch.sweep)  # as the server does at start-up
+        if swept:
+            log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
         await self.runtime.executions.start()
         heartbeats = self.executor.heartbeats
         background: list[asyncio.Task[None]] = []
