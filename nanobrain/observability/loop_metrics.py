@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -42,30 +43,35 @@ class HistogramChild:
         self.sum += amount
 
 
-class _Labelled(Collector):
+Child = TypeVar("Child", CounterChild, HistogramChild)
+
+
+class _Labelled(Collector, Generic[Child]):
+    """A metric family whose children (one per label set) are made on first use."""
+
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]):
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
+        self._children: dict[tuple[str, ...], Child] = {}
         REGISTRY.register(self)
 
-    def _check(self, values: tuple[str, ...]) -> tuple[str, ...]:
+    def _new_child(self) -> Child:
+        raise NotImplementedError
+
+    def labels(self, *values: str) -> Child:
         if len(values) != len(self.labelnames):
             raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
-        return tuple(str(value) for value in values)
-
-
-class LoopCounter(_Labelled):
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]):
-        self._children: dict[tuple[str, ...], CounterChild] = {}
-        super().__init__(name, documentation, labelnames)
-
-    def labels(self, *values: str) -> CounterChild:
-        key = self._check(values)
+        key = tuple(str(value) for value in values)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = CounterChild()
+            child = self._children[key] = self._new_child()
         return child
+
+
+class LoopCounter(_Labelled[CounterChild]):
+    def _new_child(self) -> CounterChild:
+        return CounterChild()
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -74,7 +80,7 @@ class LoopCounter(_Labelled):
         yield family
 
 
-class LoopHistogram(_Labelled):
+class LoopHistogram(_Labelled[HistogramChild]):
     def __init__(
         self,
         name: str,
@@ -83,15 +89,10 @@ class LoopHistogram(_Labelled):
         buckets: Sequence[float] = DEFAULT_BUCKETS,
     ):
         self.bounds = tuple(sorted(float(bound) for bound in buckets))
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
         super().__init__(name, documentation, labelnames)
 
-    def labels(self, *values: str) -> HistogramChild:
-        key = self._check(values)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = HistogramChild(self.bounds)
-        return child
+    def _new_child(self) -> HistogramChild:
+        return HistogramChild(self.bounds)
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
