@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """A JSON column's stored text: SQLAlchemy's serializer, and `sqlite_rows` writes it too."""
     return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
@@ -28,7 +29,7 @@ def _unjson(value: Any) -> Any:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    options: dict[str, Any] = {"json_serializer": _json, "json_deserializer": _unjson}
+    options: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": _unjson}
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

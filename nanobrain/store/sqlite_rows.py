@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nanobrain.store.database import _json
+from nanobrain.store.database import json_text
 from nanobrain.store.models import UTCDateTime
 
 
@@ -56,7 +56,7 @@ class SqliteRows:
         for index, name in enumerate(columns):
             column_type = table.c[name].type
             if isinstance(column_type, JSON):
-                self._conversions.append((index, _json))
+                self._conversions.append((index, json_text))
             elif isinstance(column_type, UTCDateTime):
                 self._conversions.append((index, sqlite_datetime))
 
