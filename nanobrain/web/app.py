@@ -24,11 +24,12 @@ from nanobrain.security.accounts import bootstrap_admin
 from nanobrain.security.services import SecurityServices, build_security
 from nanobrain.store.database import upgrade
 from nanobrain.web import openapi, problems
-from nanobrain.web.lean import LeanDispatcher
+from nanobrain.web.lean import LeanDispatcher, LeanFrontDoor
 from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
     CrossOriginOnly,
+    RequestContext,
     RequestContextMiddleware,
 )
 from nanobrain.web.routers import (
@@ -174,7 +175,8 @@ def create_app(settings: Settings, registry: Registry) -> ASGIApp:
 
 def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
     """`api` behind the lean dispatcher and the middleware."""
-    app: ASGIApp = LeanDispatcher(api, ROUTERS, API_PREFIX)
+    dispatcher = LeanDispatcher(api, ROUTERS, API_PREFIX)
+    app: ASGIApp = dispatcher
     web = settings.web_interface
     limits = web.limits
     app = BodyLimitMiddleware(
@@ -200,4 +202,6 @@ def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
         )
         app = CrossOriginOnly(app, cors)
     app = with_ui(app, root_path=web.server_config.root_path)
-    return RequestContextMiddleware(app, prefix=API_PREFIX, metrics=web.monitoring.enabled)
+    context = RequestContext(prefix=API_PREFIX, metrics=web.monitoring.enabled)
+    app = RequestContextMiddleware(app, context)
+    return LeanFrontDoor(app, dispatcher, context, max_body=limits.max_body_bytes)

@@ -18,25 +18,21 @@ from nanobrain.web.problems import ProblemError
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
 
-class RequestContextMiddleware:
-    """Gives every request an id (the client's `X-Request-ID` if well-formed, else a new one),
-    returns it on the response with the security headers and the caller's rate-limit state, and
-    records the request in the HTTP metrics.
+class RequestContext:
+    """What every HTTP request and WebSocket gets: an id (the client's `X-Request-ID` if
+    well-formed, else a new one), the security headers and the caller's rate-limit state on the
+    response, and a place in the HTTP metrics. Used by `RequestContextMiddleware`, and inline by
+    the lean front door (`nanobrain.web.lean`)."""
 
-    One middleware for all of it keeps it to a single wrapped `send` per request on the hot path.
-    """
-
-    def __init__(self, app: ASGIApp, prefix: str = "", metrics: bool = True):
-        self.app = app
+    def __init__(self, prefix: str = "", metrics: bool = True):
         self.prefix = prefix
         self.metrics = metrics
         self.security_headers = SecurityHeaders()
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    def open(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+        """Give the request its id (in `scope["state"]`); return the headers every response to
+        it carries."""
         request_id = None
         for name, value in scope["headers"]:
             if name == b"x-request-id":
@@ -45,33 +41,26 @@ class RequestContextMiddleware:
                     request_id = candidate
                 break
         request_id = request_id or random_id()
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
-        extra = [
+        scope.setdefault("state", {})["request_id"] = request_id
+        return [
             (b"x-request-id", request_id.encode()),
             *self.security_headers.for_scope(scope["scheme"], scope["path"]),
         ]
-        status = 500
-        started = time.perf_counter()
 
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [*message.get("headers", []), *extra]
-                verdict = state.get("ratelimit")
-                if verdict is not None:
-                    headers += [(k.encode(), v.encode()) for k, v in verdict.headers().items()]
-                message["headers"] = headers
-            await send(message)
+    @staticmethod
+    def headers(
+        scope: Scope, own: list[tuple[bytes, bytes]], extra: list[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """A response's `own` headers with the request's `extra` ones and its rate-limit state."""
+        headers = [*own, *extra]
+        verdict = scope["state"].get("ratelimit")
+        if verdict is not None:
+            headers += [(k.encode(), v.encode()) for k, v in verdict.headers().items()]
+        return headers
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            if self.metrics and scope["type"] == "http":
-                self._observe(scope, status, time.perf_counter() - started)
-
-    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        if not self.metrics:
+            return
         key = (scope["method"], _route_template(scope, self.prefix), status)
         children = self._children.get(key)
         if children is None:
@@ -83,6 +72,36 @@ class RequestContextMiddleware:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+
+class RequestContextMiddleware:
+    """`RequestContext` for every request, with a single wrapped `send`."""
+
+    def __init__(self, app: ASGIApp, context: RequestContext):
+        self.app = app
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        context = self.context
+        extra = context.open(scope)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = context.headers(scope, message.get("headers", []), extra)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                context.observe(scope, status, time.perf_counter() - started)
 
 
 def _route_template(scope: Scope, prefix: str) -> str:
