@@ -39,12 +39,18 @@ def current_task() -> asyncio.Task[Any]:
     return task
 
 
-def test_a_body_past_its_limit_raises_timeout_error_in_time(run: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("bound", [False, True], ids=["looked-up", "bound"])
+def test_a_body_past_its_limit_raises_timeout_error_in_time(
+    run: Callable[..., Any], bound: bool
+) -> None:
     async def scenario() -> None:
         deadlines = Deadlines(resolution=RESOLUTION)
         loop = asyncio.get_running_loop()
+        if bound:  # as the server does: the loop is not looked up for each limit
+            deadlines.bind(loop)
         start = loop.time()
         deadline = deadlines.limit(LIMIT)
+        assert deadline.task is current_task()
         with pytest.raises(TimeoutError):
             async with deadline:
                 await asyncio.sleep(10)

@@ -49,12 +49,19 @@ class Deadlines:
         self.resolution = resolution
         self._active: dict[Deadline, None] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Set every limit on `loop` from now on. Looking the running loop up costs a getpid()
+        system call (CPython checks for a fork), and a no-op execution would make two."""
+        self._loop = loop
 
     def limit(self, seconds: float) -> Deadline:
-        task = asyncio.current_task()
+        loop = self._loop or asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a deadline needs a running task")
-        return Deadline(self, asyncio.get_running_loop().time() + seconds, task)
+        return Deadline(self, loop.time() + seconds, task)
 
     def _add(self, deadline: Deadline) -> None:
         self._active[deadline] = None

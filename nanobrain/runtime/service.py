@@ -70,6 +70,7 @@ class ExecutionService:
 
         Only an executor that runs executions in this process owns the unfinished ones; with
         workers elsewhere, their heartbeats tell which executions lost their worker."""
+        self.runner.deadlines.bind(asyncio.get_running_loop())
         interrupted = 0
         if self.executor.in_process:
             interrupted = await self.records.repository.fail_unfinished(INTERRUPTED)

@@ -18,9 +18,11 @@ class LocalExecutor(Executor):
         self._jobs: dict[str, Job] = {}
         self._runner: Runner | None = None
         self._closing = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self, runner: Runner) -> None:
         self._runner = runner
+        self._loop = asyncio.get_running_loop()  # kept: each lookup is a getpid() system call
 
     @property
     def active(self) -> int:
@@ -38,7 +40,7 @@ class LocalExecutor(Executor):
         anyway: this saves a task and two hand-overs); False leaves it to `submit`."""
         if self._runner is None or self._closing or self._slots.locked():
             return False
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         assert task is not None
         self._jobs[job.execution_id] = job
         self._tasks[job.execution_id] = task
