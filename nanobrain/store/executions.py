@@ -29,12 +29,12 @@ class ExecutionStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
 
-    @property
-    def final(self) -> bool:
-        return self in _FINAL
+    final: bool  # an end state; set on each member below (read about ten times per execution)
 
 
 _FINAL = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+for _status in ExecutionStatus:
+    _status.final = _status in _FINAL
 _NONE: frozenset[ExecutionStatus] = frozenset()
 _TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
     ExecutionStatus.QUEUED: frozenset(

@@ -13,6 +13,7 @@ from typing import Any
 from nanobrain.runtime.events.base import Event, EventBus, StreamLagged
 
 MAX_BATCH = 256  # events handed to a subscriber at once
+EXPIRE_EVERY = 64  # new streams between looks for streams past their retention
 
 
 class _Stream:
@@ -60,6 +61,7 @@ class MemoryEventBus(EventBus):
         self._retention = retention_seconds
         self._max_streams = max_streams
         self._interrupted = False
+        self._created = 0  # streams so far
 
     @property
     def interrupted(self) -> bool:
@@ -90,7 +92,9 @@ class MemoryEventBus(EventBus):
         state = self._streams.get(stream)
         if state is None:
             state = self._streams[stream] = _Stream(self._max_events)
-            self._expire()
+            self._created += 1
+            if self._created % EXPIRE_EVERY == 0 or len(self._streams) > self._max_streams:
+                self._expire()
         event = Event(
             stream, state.next_seq, event_type, data, time.time(), final, execution_id, session_id
         )
