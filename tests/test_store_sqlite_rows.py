@@ -173,8 +173,8 @@ def test_fast_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) -> None
         slow = ExecutionRepository(engine)
         slow._sqlite = False  # forces SQLAlchemy's insert ... on conflict
         assert fast._sqlite, "the fast path is for SQLite"
-        await fast.upsert_many([record.to_row() for record, _ in pairs])
-        await slow.upsert_many([copy.to_row() for _, copy in pairs])
+        await fast.upsert_many([record for record, _ in pairs])
+        await slow.upsert_many([copy for _, copy in pairs])
         fast_read = [await fast.get(record.id) for record, _ in pairs]
         slow_read = [await fast.get(copy.id) for _, copy in pairs]
         await engine.dispose()
@@ -223,14 +223,14 @@ def test_upsert_of_an_existing_id_updates_it(tmp_path: Path, first: str, then: s
             "sqlalchemy": ExecutionRepository(engine),
         }
         repositories["sqlalchemy"]._sqlite = False
-        await repositories[first].upsert_many([record.to_row(), other.to_row()])
+        await repositories[first].upsert_many([record, other])
         record.status = ExecutionStatus.SUCCEEDED
         record.output = {"answer": "✓", "items": [1, {"x": None}]}
         record.finished_at = datetime(2024, 5, 6, 12, 9, 0, tzinfo=PLUS_5)
         record.progress_fraction = 1.0
         record.progress_message = None
         record.last_seq = 9
-        await repositories[then].upsert_many([record.to_row()])
+        await repositories[then].upsert_many([record])
         got = await repositories["fast"].get(record.id)
         untouched = await repositories["fast"].get(other.id)
         await engine.dispose()
@@ -273,8 +273,8 @@ def test_fast_path_rows_sort_and_filter_with_sqlalchemys(tmp_path: Path) -> None
         fast = ExecutionRepository(engine)
         slow = ExecutionRepository(engine)
         slow._sqlite = False
-        await fast.upsert_many([record.to_row() for record in rows[::2]])
-        await slow.upsert_many([record.to_row() for record in rows[1::2]])
+        await fast.upsert_many(rows[::2])
+        await slow.upsert_many(rows[1::2])
         pages: list[list[str]] = []
         after: tuple[datetime, str] | None = None
         for _ in range(len(rows)):  # bounded: a wrong comparison could page forever
@@ -407,9 +407,9 @@ def test_fast_path_refuses_a_naive_datetime_like_sqlalchemy(tmp_path: Path) -> N
             slow = ExecutionRepository(engine)
             slow._sqlite = False
             with pytest.raises(Exception, match="naive datetime"):
-                await slow.upsert_many([record.to_row()])
+                await slow.upsert_many([record])
             with pytest.raises(ValueError, match="naive datetime"):
-                await ExecutionRepository(engine).upsert_many([record.to_row()])
+                await ExecutionRepository(engine).upsert_many([record])
         finally:
             await engine.dispose()
 

@@ -153,9 +153,7 @@ class ExecutionRecords:
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         if batch:
-            await self.repository.upsert_many(
-                [record.to_row() for record in batch], fenced=self.shared
-            )
+            await self.repository.upsert_many(batch, fenced=self.shared)
 
     async def _flush_forever(self) -> None:
         while not self._closed:

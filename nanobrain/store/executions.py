@@ -199,20 +199,25 @@ class ExecutionRepository:
             )
         return record
 
-    async def upsert_many(self, rows: list[dict[str, Any]], *, fenced: bool = False) -> None:
-        """Insert or update rows. `fenced`: only progress of a running execution, onto a row still
-        `running` in the same attempt, so a worker that lost an execution (presumed dead, then
-        redelivered or failed elsewhere) cannot overwrite what happened since; outcomes are
-        written with `compare_and_set`."""
-        if not rows:
+    async def upsert_many(self, records: list[ExecutionRecord], *, fenced: bool = False) -> None:
+        """Insert or update the records' rows. `fenced`: only progress of a running execution,
+        onto a row still `running` in the same attempt, so a worker that lost an execution
+        (presumed dead, then redelivered or failed elsewhere) cannot overwrite what happened
+        since; outcomes are written with `compare_and_set`."""
+        if not records:
             return
-        rows = [self._seal(row) for row in rows]
         if self._sqlite and not fenced:
             # The embedded store's hot write: rows straight to the driver (a row through
-            # SQLAlchemy's per-value bind processing costs more than the driver's insert).
+            # SQLAlchemy's per-value bind processing costs more than the driver's insert),
+            # made from the records' attributes unless sealing needs a row to change.
+            if self._ring is None:
+                params = [_SQLITE_ROWS.convert(_ATTRIBUTES(record)) for record in records]
+            else:
+                params = [_SQLITE_ROWS.params(self._seal(record.to_row())) for record in records]
             async with self._engine.begin() as connection:
-                await _SQLITE_ROWS.write(connection, rows)
+                await _SQLITE_ROWS.write_params(connection, params)
             return
+        rows = [self._seal(record.to_row()) for record in records]
         table = cast(Table, ExecutionRow.__table__)
         statement = self._insert(table)
         statement = statement.on_conflict_do_update(

@@ -61,10 +61,19 @@ class SqliteRows:
                 self._conversions.append((index, sqlite_datetime))
 
     def params(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        values = list(self._values(row))
+        return self.convert(self._values(row))
+
+    def convert(self, values: Sequence[Any]) -> tuple[Any, ...]:
+        """The driver's values for one row's column values, in `columns` order."""
+        converted = list(values)
         for index, convert in self._conversions:
-            values[index] = convert(values[index])
-        return tuple(values)
+            converted[index] = convert(converted[index])
+        return tuple(converted)
 
     async def write(self, connection: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
-        await connection.exec_driver_sql(self.sql, [self.params(row) for row in rows])
+        await self.write_params(connection, [self.params(row) for row in rows])
+
+    async def write_params(
+        self, connection: AsyncConnection, params: Sequence[tuple[Any, ...]]
+    ) -> None:
+        await connection.exec_driver_sql(self.sql, params)
