@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import httpx
 
 from tests.support.auth import ADMIN, JWT_SECRET, Accounts, bearer, login
@@ -170,6 +172,13 @@ def test_the_audit_log_records_security_events_without_secrets(
     started = entries(action="execution.start", target=run["execution_id"])
     assert len(started) == 1 and started[0]["actor_id"] == accounts.ids["user"]
     assert started[0]["client"] == "127.0.0.1" and started[0]["request_id"]
+    status = httpx.get(
+        f"{api}/workflows/{run['execution_id']}/status", headers=accounts.headers("user")
+    ).json()
+    # The entry is dated when the execution was created, to the microsecond.
+    assert datetime.fromisoformat(str(started[0]["at"])) == datetime.fromisoformat(
+        status["created_at"]
+    )
     assert entries(action="config.read", actor=ADMIN[0])
     everything = httpx.get(f"{api}/admin/audit", params={"limit": 1000}, headers=root).text
     for secret in (JWT_SECRET, key["key"], "a-wrong-guess", ADMIN[1]):

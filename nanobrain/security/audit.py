@@ -8,6 +8,7 @@ identifiers only: never passwords, tokens or keys.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -39,8 +40,10 @@ class AuditLog:
         actor_name: str | None = None,
         target: str | None = None,
         outcome: str = "success",
+        at: datetime | None = None,
         **detail: Any,
     ) -> None:
+        """Queue an entry; `at` is when it happened (default: now)."""
         if len(self._queue) >= MAX_QUEUED:
             log.error("audit queue full: dropping %s", action)
             return
@@ -48,7 +51,7 @@ class AuditLog:
         client = scope.get("client")
         self._queue.append(
             {
-                "at": utcnow(),
+                "at": at or utcnow(),
                 "actor_id": actor.id if actor else None,
                 "actor": actor.username if actor else actor_name,
                 "action": action,

@@ -20,6 +20,8 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 def json_text(value: Any) -> str:
     """A JSON column's stored text: SQLAlchemy's serializer, and `sqlite_rows` writes it too."""
+    if value is None:  # most rows' `error`
+        return "null"
     return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 

@@ -89,6 +89,8 @@ class LeanDispatcher:
 
     def __init__(self, api: FastAPI, routers: Iterable[APIRouter], prefix: str):
         self.api = api
+        # What `api.state.nanobrain` reads, without State's Python-level __getattr__ per request.
+        self._api_state: dict[str, Any] = api.state._state
         self.routes = [
             _LeanRoute(prefix + route.path, set(route.methods or ()), route.endpoint)
             for router in routers
@@ -129,7 +131,7 @@ class LeanDispatcher:
         self, route: _LeanRoute, path_params: dict[str, str], scope: Scope, receive: Receive
     ) -> Response:
         scope["app"] = self.api
-        scope["nanobrain"] = self.api.state.nanobrain
+        scope["nanobrain"] = self._api_state["nanobrain"]
         scope["route"] = route
         scope["path_params"] = path_params
         return await route.endpoint(Request(scope, receive))

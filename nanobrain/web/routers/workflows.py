@@ -116,7 +116,12 @@ async def execute(request: Request, user: User) -> Response:
         run_here=body.wait,
     )
     state.security.audit.record(
-        "execution.start", request, actor=user, target=record.id, workflow=record.workflow
+        "execution.start",
+        request,
+        actor=user,
+        target=record.id,
+        at=record.created_at,
+        workflow=record.workflow,
     )
     routed_to = runnable.name if routed else None
     if body.wait:
