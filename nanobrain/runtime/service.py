@@ -180,7 +180,7 @@ class ExecutionService:
                 [{"loc": ["input"], "msg": "Input should be an object", "type": "dict_type"}],
             )
         try:
-            validated = runnable.input_model.model_validate(raw_input)
+            validated = runnable.input_model.__pydantic_validator__.validate_python(raw_input)
         except ValidationError as exc:
             raise InvalidInput(
                 f"input does not match the schema of {runnable.name!r}",

@@ -4,7 +4,7 @@ as the body streams in, by `BodyLimitMiddleware`."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -93,7 +93,8 @@ def parse_model(raw: bytes, model: type[M], limits: LimitsConfig, what: str = "r
     ):
         parse_json(raw, limits, what)  # enforces the nesting and string limits
     try:
-        return model.model_validate_json(raw)
+        # The validator itself: `model_validate_json`'s wrapper costs a third as much again.
+        return cast(M, model.__pydantic_validator__.validate_json(raw))
     except ValidationError as exc:
         errors = validation_errors(exc, ("body",))
         if any(error["type"] == "json_invalid" for error in errors):
