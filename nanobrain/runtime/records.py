@@ -69,7 +69,7 @@ class ExecutionRecords:
         """Move a queued execution to `running` for this process; None if it is not queued any
         more (cancelled before it started, or taken by another worker)."""
         if not self.shared:
-            record = await self.get(execution_id)
+            record = self.cached(execution_id) or await self.get(execution_id)
             if record is None or record.status is not ExecutionStatus.QUEUED:
                 return None
             record.transition(ExecutionStatus.RUNNING)

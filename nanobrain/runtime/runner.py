@@ -338,11 +338,18 @@ class ExecutionRunner:
             model: BaseModel = job.validated or runnable.input_model.model_validate(job.input)
             if chat:
                 await self._open_turn(record, context)
-            arguments = await self._arguments(runnable, model, context, files)
+            arguments = dict(model.__dict__)  # the fields (private attributes live elsewhere)
+            for name in runnable.file_fields:
+                arguments[name] = await _resolve_files(arguments[name], files)
+            if runnable.context_param is not None:
+                arguments[runnable.context_param] = context
             deadline = self.deadlines.limit(timeout)
             try:
                 async with deadline:
-                    result = await self._call(runnable, arguments, context)
+                    if runnable.is_generator:
+                        result = await self._collect(runnable, arguments, context)
+                    else:
+                        result = await runnable.fn(**arguments)
             except TimeoutError:
                 if deadline.expired:
                     raise _TimedOut from None
@@ -391,19 +398,11 @@ class ExecutionRunner:
             data = await self.chat.close_turn(record, context, text, usage)
         self.publisher.publish(record, "complete", data)
 
-    async def _arguments(
-        self, runnable: Runnable, model: BaseModel, context: Context, files: ExecutionFiles
-    ) -> dict[str, Any]:
-        arguments = dict(model.__dict__)  # the fields' values (private attributes live elsewhere)
-        for name in runnable.file_fields:
-            arguments[name] = await _resolve_files(arguments[name], files)
-        if runnable.context_param is not None:
-            arguments[runnable.context_param] = context
-        return arguments
-
-    async def _call(self, runnable: Runnable, arguments: dict[str, Any], context: Context) -> Any:
-        if not runnable.is_generator:
-            return await runnable.fn(**arguments)
+    async def _collect(
+        self, runnable: Runnable, arguments: dict[str, Any], context: Context
+    ) -> Any:
+        """Run a generator workflow: each item is emitted as it comes, and the output is them
+        all (or their text)."""
         items: list[Any] = []
         async for item in runnable.fn(**arguments):
             dumped = item.model_dump(mode="json") if isinstance(item, BaseModel) else item

@@ -186,7 +186,8 @@ class ExecutionService:
                 f"input does not match the schema of {runnable.name!r}",
                 validation_errors(exc, ("input",)),
             ) from exc
-        await self._check_files(runnable, validated, user)
+        if runnable.file_fields:
+            await self._check_files(runnable, validated, user)
         hit, output = False, None
         if self.cache is not None and runnable.cache:
             hit, output = await self.cache.get(result_key(runnable, user.id, validated))

@@ -125,8 +125,9 @@ async def execute(request: Request, user: User) -> Response:
     )
     routed_to = runnable.name if routed else None
     if body.wait:
-        timeout = state.executions.timeout_for(runnable) + WAIT_GRACE_SECONDS
-        record = await state.executions.wait(record, timeout)
+        if not record.status.final:  # run here, it usually is
+            timeout = state.executions.timeout_for(runnable) + WAIT_GRACE_SECONDS
+            record = await state.executions.wait(record, timeout)
         if record.status.final:
             outcome = status_body(record)
             outcome["output"] = record.output
