@@ -344,16 +344,17 @@ class ExecutionRunner:
             if runnable.context_param is not None:
                 arguments[runnable.context_param] = context
             deadline = self.deadlines.limit(timeout)
+            deadline.arm()
             try:
-                async with deadline:
-                    if runnable.is_generator:
-                        result = await self._collect(runnable, arguments, context)
-                    else:
-                        result = await runnable.fn(**arguments)
-            except TimeoutError:
-                if deadline.expired:
+                if runnable.is_generator:
+                    result = await self._collect(runnable, arguments, context)
+                else:
+                    result = await runnable.fn(**arguments)
+            except BaseException as exc:
+                if deadline.disarm(type(exc)):
                     raise _TimedOut from None
                 raise
+            deadline.disarm(None)
             output = _dump_output(runnable.output_model, result)
             if chat:
                 await self._close_turn(record, context, output)
