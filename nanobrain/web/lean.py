@@ -183,15 +183,16 @@ class LeanFrontDoor:
         try:
             response = await self.dispatcher.respond(route, path_params, scope, receive)
             status = response.status_code
-            headers = context.headers(scope, response.raw_headers, extra)
             if type(response) in _WHOLE and response.background is None:
+                headers = context.headers(scope, response.raw_headers, extra)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": response.body})
                 return
 
-            async def send_with_headers(message: Message) -> None:
+            async def send_with_headers(message: Message) -> None:  # a streamed response
                 if message["type"] == "http.response.start":
-                    message["headers"] = headers
+                    own = message.get("headers", [])
+                    message["headers"] = context.headers(scope, own, extra)
                 await send(message)
 
             await response(scope, receive, send_with_headers)
