@@ -191,14 +191,20 @@ class ExecutionFiles:
         self._service = service
         self._user = user
         self._execution_id = execution_id
-        self._scratch = Scratch()
+        self._scratch: Scratch | None = None  # made when a file needs a plaintext copy
         self.saved: list[dict[str, Any]] = []
+
+    @property
+    def scratch(self) -> Scratch:
+        if self._scratch is None:
+            self._scratch = Scratch()
+        return self._scratch
 
     async def get(self, file_id: str) -> File:
         return await self.resolve(File(file_id=file_id))
 
     async def resolve(self, file: File) -> File:
-        return await self._service.resolve(file, self._user, self._scratch)
+        return await self._service.resolve(file, self._user, self.scratch)
 
     async def save(self, filename: str, data: bytes, content_type: str | None = None) -> File:
         record = await self._service.save_bytes(
@@ -206,10 +212,11 @@ class ExecutionFiles:
         )
         path = self._service.blobs.plaintext_path(record.id)
         if path is None:
-            path = await self._scratch.materialize(record.id, single(data))
+            path = await self.scratch.materialize(record.id, single(data))
         file = as_file(record, path)
         self.saved.append(file.model_dump(mode="json"))
         return file
 
     def close(self) -> None:
-        self._scratch.remove()
+        if self._scratch is not None:
+            self._scratch.remove()

@@ -95,15 +95,15 @@ class MemoryEventBus(EventBus):
             self._created += 1
             if self._created % EXPIRE_EVERY == 0 or len(self._streams) > self._max_streams:
                 self._expire()
-        event = Event(
-            stream, state.next_seq, event_type, data, time.time(), final, execution_id, session_id
-        )
-        state.next_seq += 1
+        seq = state.next_seq
+        event = Event(stream, seq, event_type, data, time.time(), final, execution_id, session_id)
+        state.next_seq = seq + 1
         state.events.append(event)
         if final and state.finished_at is None:
             state.finished_at = time.monotonic()
             self._finished.append((stream, state.finished_at))
-        state.wake()
+        if state.waiter is not None:  # a subscriber waits
+            state.wake()
         return event
 
     async def subscribe(self, stream: str, after: int = 0) -> AsyncGenerator[Event, None]:
