@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.core.ids import ordered_id
 from nanobrain.security.keyring import KeyRing
-from nanobrain.store.models import ExecutionRow
+from nanobrain.store.models import UNFINISHED, ExecutionRow
 from nanobrain.store.sealed import open_json, open_text, seal_json, seal_text
 from nanobrain.store.sqlite_rows import SqliteRows
 
@@ -298,7 +298,7 @@ class ExecutionRepository:
         """Mark executions left queued or running by a dead process as failed; return how many."""
         statement = (
             update(ExecutionRow)
-            .where(ExecutionRow.status.in_([ExecutionStatus.QUEUED, ExecutionStatus.RUNNING]))
+            .where(UNFINISHED)  # literal, as the partial index's own condition: so it is used
             .values(
                 status=ExecutionStatus.FAILED.value,
                 error={"type": "interrupted", "message": reason},

@@ -18,9 +18,14 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Executions not yet final (a literal condition: SQLite uses a partial index only for a query whose
+# WHERE holds the index's condition as written, never through bound parameters).
+UNFINISHED = text("status IN ('queued', 'running')")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -71,7 +76,13 @@ class ExecutionRow(Base):
     __table_args__ = (
         Index("ix_executions_owner_created", "owner_id", "created_at"),
         Index("ix_executions_created", "created_at"),
-        Index("ix_executions_status", "status"),
+        # Only unfinished executions are looked up by status (migration 0005).
+        Index(
+            "ix_executions_unfinished",
+            "status",
+            sqlite_where=UNFINISHED,
+            postgresql_where=UNFINISHED,
+        ),
     )
 
 
