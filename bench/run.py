@@ -10,7 +10,7 @@ machine's PostgreSQL and Redis, in a database and key prefix of the bench's own)
 embedded figure. Results go to stdout and bench/RESULTS.md.
 
     python bench/run.py [--duration 10] [--connections 50] [--threads 2] [--warmup 3]
-                        [--rounds 3] [--no-distributed]
+                        [--rounds 5] [--no-distributed]
 
 The distributed scenarios use PostgreSQL and Redis on loopback (NANOBRAIN_TEST_POSTGRES and
 NANOBRAIN_TEST_REDIS say where else), in a database and key prefix of their own.
@@ -473,7 +473,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3, help="seconds of discarded warm-up")
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--rounds", type=int, default=3, help="baseline/NanoBrain turns")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="baseline/NanoBrain turns (the median is shown)"
+    )
     parser.add_argument(
         "--no-distributed", action="store_true", help="skip the distributed-mode scenarios"
     )
