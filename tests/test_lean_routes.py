@@ -9,6 +9,8 @@ import socket
 from typing import Any
 
 import httpx
+import orjson
+import pytest
 
 from tests.support.server import Server
 from tests.test_api_workflows import assert_problem
@@ -104,3 +106,23 @@ def test_a_chunked_execute_body_is_counted_against_the_cap(server: Server) -> No
     refused = _chunked_execute(server, small[:-1] + padding + b"}")
     assert refused.startswith(b"HTTP/1.1 413"), refused[:300]
     assert b"application/problem+json" in refused
+
+
+@pytest.mark.parametrize("body", [b"", b" \r\n\t "], ids=["empty", "whitespace"])
+def test_an_execute_body_without_json_is_a_400(client: httpx.Client, body: bytes) -> None:
+    reply = client.post(
+        "/workflows/execute", content=body, headers={"content-type": "application/json"}
+    )
+    assert "is empty" in assert_problem(reply, 400)["detail"]
+
+
+def test_a_json_media_type_is_read_whatever_its_case_and_parameters(client: httpx.Client) -> None:
+    for media_type in ("application/json", "Application/JSON; charset=utf-8"):
+        reply = client.post(
+            "/workflows/execute", content=orjson.dumps(ECHO), headers={"content-type": media_type}
+        )
+        assert reply.status_code == 200 and reply.json()["output"] == {"message": "hi"}
+    assert_problem(
+        client.post("/workflows/execute", content=b"{}", headers={"content-type": "text/plain"}),
+        415,
+    )

@@ -23,6 +23,8 @@ CHUNK = 1 << 20
 def media_type(request: Request) -> str:
     for name, value in request.scope["headers"]:  # no Headers object on the hot path
         if name == b"content-type":
+            if value == b"application/json":
+                return "application/json"
             return value.decode("latin-1").split(";")[0].strip().lower()
     return ""
 
@@ -85,7 +87,7 @@ def _longest_string(value: Any) -> int:
 def parse_model(raw: bytes, model: type[M], limits: LimitsConfig, what: str = "request body") -> M:
     """Validate JSON straight into `model` (one pass, in Rust); 400 for what is not JSON, 422
     with `{loc, msg}` errors for JSON that does not fit the model."""
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise ProblemError(400, f"the {what} is empty; send a JSON object")
     if (
         raw.count(b"[") + raw.count(b"{") > limits.max_json_depth

@@ -70,17 +70,14 @@ def lean(permission: str, **documented: Any) -> Callable[[LeanEndpoint], Callabl
 
 
 class _LeanRoute:
-    __slots__ = ("endpoint", "methods", "path", "regex")
+    __slots__ = ("endpoint", "methods", "path", "path_format", "regex")
 
     def __init__(self, path: str, methods: set[str], endpoint: Callable[..., Awaitable[Response]]):
         self.path = path
+        self.path_format = path  # what metrics label the request with
         self.regex, _, _ = compile_path(path)
         self.methods = methods
         self.endpoint = endpoint
-
-    @property
-    def path_format(self) -> str:  # what metrics label the request with
-        return self.path
 
 
 class LeanDispatcher:
