@@ -3,8 +3,6 @@ the production profile's refusals."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import os
 import ssl
@@ -13,12 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.support.auth import ADMIN, auth_env, bearer, login
+from tests.support.production import self_signed
 from tests.support.server import Server
 from tests.test_discovery import run_cli
 
@@ -167,39 +162,8 @@ def test_every_response_carries_the_security_headers(client: httpx.Client) -> No
     assert script_src == "script-src 'self' 'unsafe-eval'"  # no inline script, no other host
 
 
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
-
-
 def test_https_is_served_with_the_configured_certificate_and_hsts(tmp_path: Path) -> None:
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     env = auth_env(
         NANOBRAIN_WEB_INTERFACE__SSL_CONFIG__ENABLED="true",
         NANOBRAIN_WEB_INTERFACE__SSL_CONFIG__CERT_FILE=str(cert_file),

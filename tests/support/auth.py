@@ -30,9 +30,14 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def login(api: str, username: str, password: str, **headers: str) -> dict[str, Any]:
+def login(
+    api: str, username: str, password: str, verify: Any = True, **headers: str
+) -> dict[str, Any]:
     response = httpx.post(
-        f"{api}/auth/login", json={"username": username, "password": password}, headers=headers
+        f"{api}/auth/login",
+        json={"username": username, "password": password},
+        headers=headers,
+        verify=verify,
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -51,9 +56,10 @@ class Accounts:
         return bearer(self.tokens[name])
 
 
-def create_accounts(api: str) -> Accounts:
-    root = login(api, *ADMIN)["access_token"]
-    me = httpx.get(f"{api}/auth/me", headers=bearer(root)).json()
+def create_accounts(api: str, verify: Any = True) -> Accounts:
+    """`verify`: httpx's, e.g. the SSL context that trusts a test server's own certificate."""
+    root = login(api, *ADMIN, verify=verify)["access_token"]
+    me = httpx.get(f"{api}/auth/me", headers=bearer(root), verify=verify).json()
     tokens, ids = {"admin": root}, {"admin": me["id"]}
     for name, role in [(r, r) for r in ROLES[1:]] + [("other-user", "user")]:
         password = f"{name}-password"
@@ -61,10 +67,11 @@ def create_accounts(api: str) -> Accounts:
             f"{api}/admin/users",
             json={"username": name, "password": password, "role": role},
             headers=bearer(root),
+            verify=verify,
         )
         assert created.status_code == 201, created.text
         ids[name] = created.json()["id"]
-        tokens[name] = login(api, name, password)["access_token"]
+        tokens[name] = login(api, name, password, verify=verify)["access_token"]
     return Accounts(api, tokens, ids)
 
 
