@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -31,11 +33,13 @@ from nanobrain.runtime.errors import (
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.executors.base import HANDOVER, SHUTDOWN, USER_CANCEL, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
+from nanobrain.runtime.outages import unavailable
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped while this execution was running"
+OUTAGE_RETRY_SECONDS = 0.5
 
 
 Runnables = Mapping[str, Mapping[str, Runnable]]
@@ -73,9 +77,12 @@ def reply_text(output: Any) -> str:
 class Publisher:
     """Publishes an execution's events and keeps its record's `last_seq` in step."""
 
-    def __init__(self, bus: EventBus, records: ExecutionRecords):
+    def __init__(self, bus: EventBus, records: ExecutionRecords, patience: float | None = 5.0):
         self.bus = bus
         self.records = records
+        # Distributed: how long `finish` keeps trying to record an outcome through an outage of
+        # the database or Redis (None, on workers: until it is recorded).
+        self.patience = patience
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def publish(
@@ -117,7 +124,9 @@ class Publisher:
         closing = _closing(record)
         if self.records.shared:
             # A cancellation arriving meanwhile must not leave the outcome half recorded.
-            finished = asyncio.ensure_future(self._settle(record, observed, attempts, closing))
+            finished = asyncio.ensure_future(
+                self._settle_patiently(record, observed, attempts, closing)
+            )
             try:
                 if not await asyncio.shield(finished):
                     return False
@@ -148,6 +157,56 @@ class Publisher:
             return False
         self._announce(record, closing)
         await self.bus.flush()
+        return True
+
+    async def _settle_patiently(
+        self,
+        record: ExecutionRecord,
+        observed: ExecutionStatus,
+        attempts: int,
+        closing: list[tuple[str, Any]],
+    ) -> bool:
+        """`_settle`, tried again while the database or Redis is out. A try cut off by the
+        outage may have committed the outcome anyway: when the next one finds the row already
+        ended, the events the stored outcome lacks are published (`complete`)."""
+        deadline = None if self.patience is None else time.monotonic() + self.patience
+        tried = False
+        while True:
+            try:
+                if await self._settle(record, observed, attempts, closing):
+                    return True
+                if tried:
+                    stored = await self.records.repository.get(record.id)
+                    if stored is not None and stored.status.final:
+                        await self.complete(stored)
+                return False
+            except Exception as exc:
+                dependency = unavailable(exc)
+                if dependency is None or (deadline is not None and time.monotonic() > deadline):
+                    raise
+                if not tried:
+                    log.warning(
+                        "recording the outcome of %s waits for the %s (%s)",
+                        record.id,
+                        dependency,
+                        exc,
+                    )
+                tried = True
+                await asyncio.sleep(OUTAGE_RETRY_SECONDS)
+
+    async def refuse(self, record: ExecutionRecord, error: dict[str, Any]) -> bool:
+        """Fail a new execution, committed but never handed to the workers, without Redis
+        (distributed: its push failed). This process published all its events so far, so it
+        numbers the closing ones itself; they wait in the bus's outbox while Redis is out.
+        False if a worker took it meanwhile."""
+        observed, attempts = record.status, record.attempts
+        record.transition(ExecutionStatus.FAILED)
+        record.error = error
+        closing = _closing(record)
+        record.last_seq += len(closing) + 1
+        if not await self.records.commit(record, observed, attempts):
+            return False
+        self._announce(record, closing)
         return True
 
     def _announce(self, record: ExecutionRecord, closing: list[tuple[str, Any]]) -> None:
@@ -297,6 +356,13 @@ class ExecutionRunner:
             record, ExecutionStatus.FAILED, error={"type": "worker_lost", "message": message}
         )
         return False
+
+    async def never_started(self, before: datetime) -> list[ExecutionRecord]:
+        return await self.records.repository.never_started(before)
+
+    async def fail_unqueued(self, record: ExecutionRecord, message: str) -> bool:
+        error = {"type": "not_queued", "message": message}
+        return await self.publisher.finish(record, ExecutionStatus.FAILED, error=error)
 
     async def _complete_if_final(self, execution_id: str) -> None:
         record = await self.records.get(execution_id)

@@ -22,6 +22,7 @@ from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound
 from nanobrain.runtime.events.base import Event, EventBus
 from nanobrain.runtime.executors.base import Executor, Job
 from nanobrain.runtime.files import FileService, can_see_all
+from nanobrain.runtime.outages import Unavailable, unavailable
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.runner import INTERRUPTED, ExecutionRunner, Publisher, lookup
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
@@ -39,8 +40,10 @@ class ExecutionService:
         default_timeout: float,
         cache: ResultCache | None = None,
         llm: LLMProvider | None = None,
+        dependency_timeout: float = 5.0,
     ):
         self.registry = registry
+        self.dependency_timeout = dependency_timeout
         self.records = records
         self.bus = bus
         self.executor = executor
@@ -127,15 +130,58 @@ class ExecutionService:
             runnable, raw_input, user, session_id, request_id, routed_from, execution_id, history
         )
         if not self.executor.in_process:
-            # Another process may take the job at once: it must find the record and the events.
-            await asyncio.gather(self.records.flush(), self.bus.flush())
-        elif durable:
-            await self.records.flush()
+            await self._hand_to_workers(record, job)
+            return record
+        if durable:
+            await self._commit_accepted(record)
         if job is None:  # answered from the cache
             return record
         if not (run_here and await self.executor.run_here(job)):
             await self.executor.submit(job)
         return record
+
+    async def _hand_to_workers(self, record: ExecutionRecord, job: Job | None) -> None:
+        """Distributed: commit the record and its first events (a worker may take the job at
+        once, and must find both), then push the job, all within `dependency_timeout`. If the
+        database or Redis fails that, the request is refused (503) and the execution does not
+        run: failed at once when its record is committed, else by the stranded-execution sweep
+        once the record is (`DistributedExecutor.settle_stranded`)."""
+        stored = asyncio.ensure_future(self.records.flush())
+        try:
+            async with asyncio.timeout(self.dependency_timeout):
+                await asyncio.gather(stored, self.bus.flush())
+                if job is not None:
+                    await self.executor.submit(job)
+        except Exception as exc:
+            committed = stored.done() and not stored.cancelled() and stored.exception() is None
+            stored.cancel()
+            dependency = unavailable(exc) or (
+                ("redis" if committed else "database") if isinstance(exc, TimeoutError) else None
+            )
+            if dependency is None:
+                raise
+            if committed and not record.status.final:
+                error = {"type": "unavailable", "message": _refused(dependency)}
+                with contextlib.suppress(Exception):  # else the stranded sweep fails it later
+                    async with asyncio.timeout(self.dependency_timeout):
+                        await self.publisher.refuse(record, error)
+            raise Unavailable(dependency) from exc
+
+    async def _commit_accepted(self, record: ExecutionRecord) -> None:
+        """Embedded: wait (at most `dependency_timeout`) for the commit that makes an accepted
+        execution durable; if the database cannot take it (a full disk), the execution is failed
+        before it runs (the record is written so once the database can) and the request is
+        refused (503)."""
+        try:
+            async with asyncio.timeout(self.dependency_timeout):
+                await self.records.flush()
+        except Exception as exc:
+            dependency = unavailable(exc) or ("database" if isinstance(exc, TimeoutError) else None)
+            if dependency is None:
+                raise
+            error = {"type": "unavailable", "message": _refused(dependency)}
+            await self.publisher.finish(record, ExecutionStatus.FAILED, error=error)
+            raise Unavailable(dependency) from exc
 
     async def run_nested(
         self, runnable: Runnable, raw_input: Any, user: User, *, session_id: str | None = None
@@ -301,6 +347,10 @@ class ExecutionService:
         rebuilt = [event for event in _events_from_record(record) if event.seq > after]
         if rebuilt:
             yield rebuilt
+
+
+def _refused(dependency: str) -> str:
+    return f"not run: the {dependency} was unavailable when it was submitted (answered 503)"
 
 
 def _plausible_id(value: str) -> bool:

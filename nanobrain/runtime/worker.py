@@ -25,6 +25,8 @@ from nanobrain.runtime import scratch
 from nanobrain.runtime.build import Runtime, build_runtime
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
+from nanobrain.runtime.outages import unavailable
+from nanobrain.runtime.runner import OUTAGE_RETRY_SECONDS
 from nanobrain.store.database import upgrade
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,11 @@ class Worker:
         *,
         metrics: tuple[str, int] | None = None,
     ):
-        if settings.redis_url is None:
-            raise ValueError("a worker needs redis_url (NANOBRAIN_REDIS_URL) to take jobs from")
+        if not settings.distributed:
+            raise ValueError(
+                "a worker needs runtime.mode distributed (NANOBRAIN_RUNTIME__MODE), with "
+                "redis_url and a PostgreSQL database_url"
+            )
         self.name = name or worker_name()
         self.settings = settings
         self.runtime: Runtime = build_runtime(settings, registry, worker=self.name)
@@ -116,7 +121,7 @@ class Worker:
         self._running[task] = job
         try:
             try:
-                await self.runner.run(job)
+                await self._run_through_outages(job)
             except asyncio.CancelledError:  # interrupted before the runner reached the workflow
                 if job.cancel_reason != HANDOVER:
                     with contextlib.suppress(Exception):
@@ -134,6 +139,24 @@ class Worker:
             while task.cancelling():
                 task.uncancel()
 
+    async def _run_through_outages(self, job: Job) -> None:
+        """Run the job; when the database or Redis is out before its outcome is recorded (the
+        claim failed, say), wait and run it again: the claim is a compare-and-set, so a job
+        that was taken after all is not run twice. The outcome itself is recorded patiently by
+        the runner. Then forget that the job was pushed (it cannot be stranded any more)."""
+        while True:
+            try:
+                await self.runner.run(job)
+                break
+            except Exception as exc:
+                dependency = unavailable(exc)
+                if dependency is None:
+                    raise
+                log.warning("job %s waits for the %s (%s)", job.execution_id, dependency, exc)
+                await asyncio.sleep(OUTAGE_RETRY_SECONDS)
+        with contextlib.suppress(RedisError):
+            await self.executor.queue.done(job.execution_id)
+
     def _cancel_for_user(self, execution_id: str) -> None:
         self._interrupt(execution_id, USER_CANCEL)
 
@@ -149,5 +172,5 @@ class Worker:
             await asyncio.sleep(seconds)
             try:
                 await self.executor.heartbeats.beat(self.name)
-            except RedisError:
-                log.exception("heartbeat failed; retrying")
+            except RedisError as exc:
+                log.warning("heartbeat failed (%s); retrying", exc)

@@ -263,6 +263,24 @@ class ExecutionRepository:
             row = result.first()
         return self._open(row) if row is not None else None
 
+    async def never_started(self, before: datetime, limit: int = 500) -> list[ExecutionRecord]:
+        """Executions still `queued` in their first attempt that were created before `before`,
+        oldest first (distributed mode: the candidates for a job that was never pushed)."""
+        statement = (
+            select(ExecutionRow)
+            .where(
+                UNFINISHED,  # literal, as the partial index's own condition: so it is used
+                ExecutionRow.status == ExecutionStatus.QUEUED.value,
+                ExecutionRow.attempts == 0,
+                ExecutionRow.created_at < before,
+            )
+            .order_by(ExecutionRow.created_at)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [self._open(row) for row in rows]
+
     async def list(
         self,
         *,

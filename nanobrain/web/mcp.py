@@ -21,7 +21,7 @@ from nanobrain.runtime.errors import RuntimeProblem
 from nanobrain.security.policy import EXECUTE
 from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.deps import Permission, declares
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps, problem
 from nanobrain.web.state import AppState, app_state
 
@@ -72,9 +72,14 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
         record = await service.submit(
             spec, dict(params.arguments or {}), user, durable=False, run_here=True
         )
-    except RuntimeProblem as exc:
-        return _error(exc.detail, exc.extra)
-    record = await service.wait(record, service.timeout_for(spec))
+        record = await service.wait(record, service.timeout_for(spec))
+    except Exception as exc:  # a refusal, or an outage (503: call again after `retry_after`)
+        described = outage(exc)
+        if described is not None:
+            return _error(described.pop("detail"), described)
+        if isinstance(exc, RuntimeProblem):
+            return _error(exc.detail, exc.extra)
+        raise
     if record.status is not ExecutionStatus.SUCCEEDED:
         error = record.error or {"type": record.status.value, "message": record.status.value}
         return _error(error.get("message", "failed"), {"execution_id": record.id, **error})

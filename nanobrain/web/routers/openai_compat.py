@@ -21,6 +21,7 @@ from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import read_json
 from nanobrain.web.deps import require
+from nanobrain.web.problems import outage
 from nanobrain.web.responses import JSON, dumps
 from nanobrain.web.state import AppState, app_state
 
@@ -100,15 +101,31 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
             "invalid_request_error",
             "model_not_found",
         )
-    except RuntimeProblem as exc:
-        return openai_error(exc.status, exc.detail, "invalid_request_error")
+    except Exception as exc:
+        return _refused(exc)
     completion_id = f"chatcmpl-{record.id}"
     events = state.executions.events(record, 0)
     if body.stream:
         usage = bool((body.stream_options or {}).get("include_usage"))
         chunks = _chunks(events, completion_id, body.model, usage)
         return EventSourceResponse(chunks, ping=state.settings.realtime.sse_ping_seconds)
-    return await _whole(events, completion_id, body.model, state, record)
+    try:
+        return await _whole(events, completion_id, body.model, state, record)
+    except Exception as exc:
+        return _refused(exc)
+
+
+def _refused(exc: Exception) -> Response:
+    """A refusal in OpenAI's error shape: 503 with `Retry-After` (which OpenAI clients honour
+    when they retry) while a backing service is out, the problem's status otherwise."""
+    described = outage(exc)
+    if described is not None:
+        response = openai_error(503, described["detail"], "service_unavailable")
+        response.headers["Retry-After"] = str(described["retry_after"])
+        return response
+    if isinstance(exc, RuntimeProblem):
+        return openai_error(exc.status, exc.detail, "invalid_request_error")
+    raise exc
 
 
 async def _whole(
@@ -200,4 +217,10 @@ async def _chunks(
         yield ServerSentEvent(
             data=dumps({"error": {"message": str(exc), "type": "lagged"}}).decode()
         )
+    except Exception as exc:
+        described = outage(exc)
+        if described is None:
+            raise
+        error = {"message": described["detail"], "type": "service_unavailable"}
+        yield ServerSentEvent(data=dumps({"error": error}).decode())
     yield ServerSentEvent(data="[DONE]")

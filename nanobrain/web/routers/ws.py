@@ -15,7 +15,7 @@ Every refusal closes with a code and a reason:
 | 1003 | a binary frame (the protocol is JSON text) |
 | 1009 | a message over the size limit (uvicorn's `ws_max_size`) |
 | 1012 | the server is restarting: reconnect and resume with `subscribe` + `after` |
-| 1013 | the client read too slowly (a send waited `realtime.send_timeout_seconds`) |
+| 1013 | too slow (a send waited `realtime.send_timeout_seconds`), or an outage: try again later |
 
 A slow client never slows a workflow: events wait in the bus's bounded replay log, each
 subscription reads at its own pace, and one that falls out of the log gets an `error` of type
@@ -40,7 +40,7 @@ from nanobrain.runtime.events.base import StreamLagged
 from nanobrain.security.policy import READ
 from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.deps import Permission, declares
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps
 from nanobrain.web.routers.workflows import pick_workflow
 from nanobrain.web.schemas import ExecuteRequest
@@ -96,6 +96,11 @@ class Socket:
             await self._close(closing)
         except WebSocketDisconnect:
             pass
+        except Exception as exc:  # an outage while authenticating: 1013, try again later
+            described = outage(exc)
+            if described is None:
+                raise
+            await self._close(Closing(TOO_SLOW, described["detail"]))
         finally:
             self.state.stream_closed()
             for task in self._tasks:
@@ -215,6 +220,13 @@ class Socket:
             except ValidationError as exc:
                 errors = validation_errors(exc)
                 await self._error(request_id, 422, "invalid message", errors=errors)
+            except Exception as exc:  # an outage: 503 for this request, the socket stays
+                described = outage(exc)
+                if described is None:
+                    raise
+                status, detail = described.pop("status"), described.pop("detail")
+                described.pop("title")
+                await self._error(request_id, status, detail, **described)
         except Closing as closing:
             if not self._closing.done():
                 self._closing.set_result(closing)
