@@ -140,8 +140,9 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         llm=provider_from_settings(settings.llm),
         dependency_timeout=config.dependency_timeout_seconds,
     )
-    if worker is not None:  # a worker records every outcome, however long an outage lasts
-        service.publisher.patience = None
+    # How long an outcome is retried through an outage: a worker's, until it is recorded; an
+    # API replica's (a cancel), within a request's bound.
+    service.publisher.patience = None if worker is not None else config.dependency_timeout_seconds
     analyzer = LexicalAnalyzer()
     agents.install(service)
     if is_builtin(registry.workflows.get(ASSISTANT)):  # a registered `assistant` takes precedence

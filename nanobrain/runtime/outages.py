@@ -69,6 +69,7 @@ class Unavailable(RuntimeProblem):
         super().__init__(
             detail or f"the {dependency} is unavailable; try again shortly",
             dependency=dependency,
+            retry_after=RETRY_AFTER_SECONDS,
         )
         self.dependency = dependency
 

@@ -14,6 +14,7 @@ import pwd
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,11 +33,13 @@ def _postgres_tool(name: str) -> str:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster in `directory`, on a free loopback port, trust authentication."""
+    """A PostgreSQL cluster on a free loopback port, trust authentication, in a directory of its
+    own under /tmp (pytest's temporary directories are private to root, out of the `postgres`
+    user's reach); `remove()` deletes it."""
 
-    def __init__(self, directory: Path):
-        self.dir = directory
-        self.data = directory / "pgdata"
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="nanobrain-pg-"))
+        self.data = self.dir / "pgdata"
         self.port = free_port()
         self._user = pwd.getpwnam("postgres")
 
@@ -58,7 +61,6 @@ class PrivatePostgres:
         )
 
     def init(self) -> PrivatePostgres:
-        self.dir.mkdir(parents=True, exist_ok=True)
         os.chown(self.dir, self._user.pw_uid, self._user.pw_gid)
         self._run(
             _postgres_tool("initdb"), "-D", str(self.data), "-U", "postgres",
@@ -83,6 +85,10 @@ class PrivatePostgres:
             _postgres_tool("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop",
             check=False,
         )  # fmt: skip
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def running(self) -> bool:
         result = self._run(_postgres_tool("pg_ctl"), "-D", str(self.data), "status", check=False)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from nanobrain.core.user import User
 from nanobrain.observability.metrics import EXECUTIONS_ACTIVE, STREAMS_OPEN
+from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.deps import require
 from nanobrain.web.openapi import PUBLIC
@@ -19,6 +20,7 @@ from nanobrain.web.responses import JSON
 from nanobrain.web.state import AppState, app_state
 
 router = APIRouter(tags=["admin"])
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # a dependency is down: ask again then
 
 
 async def _checks(state: AppState) -> dict[str, Any]:
@@ -58,6 +60,7 @@ async def health(request: Request) -> Response:
     return JSON(
         {"status": "ok" if healthy else "down", "checks": checks},
         status_code=200 if healthy else 503,
+        headers=None if healthy else _RETRY,
     )
 
 
@@ -72,7 +75,7 @@ async def ready(request: Request) -> Response:
     checks = await _checks(state)
     is_ready = state.ready and all(check["status"] == "ok" for check in checks.values())
     body = {"status": "ready" if is_ready else "not ready", "checks": checks}
-    return JSON(body, status_code=200 if is_ready else 503)
+    return JSON(body, status_code=200 if is_ready else 503, headers=None if is_ready else _RETRY)
 
 
 @router.get(
