@@ -11,10 +11,12 @@ was being pushed), a full disk as SQLite's `SQLITE_FULL` or `ENOSPC`.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import sqlite3
 import traceback
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import asyncpg
 from redis import exceptions as redis_errors
@@ -22,6 +24,7 @@ from sqlalchemy import exc as sa
 
 from nanobrain.runtime.errors import RuntimeProblem
 
+T = TypeVar("T")
 RETRY_AFTER_SECONDS = 2
 DATABASE, REDIS, STORAGE = "database", "redis", "storage"
 
@@ -129,3 +132,13 @@ def _whose(exc: BaseException) -> str | None:
         if "/asyncpg/" in path or "/sqlalchemy/" in path or "/aiosqlite/" in path:
             return DATABASE
     return None
+
+
+async def within(awaitable: Awaitable[T], seconds: float, dependency: str) -> T:
+    """`awaitable`'s result, or `Unavailable(dependency)` if it takes longer than `seconds` (a
+    wait on a service that is out, which would otherwise last as long as the outage)."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await awaitable
+    except TimeoutError:
+        raise Unavailable(dependency) from None

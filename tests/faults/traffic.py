@@ -25,6 +25,10 @@ from websockets.sync.client import connect
 from tests.support.sse import SSE, read_events
 
 CLIENT_TIMEOUT = 15.0  # the longest any request may take, outage or not: longer is a hang
+# Requests that do not wait for an execution's outcome answer within the dependency timeout (2 s
+# in these tests) twice over, plus slack for a busy machine: an outage does not hold them.
+PROMPT_SECONDS = 6.0
+PROMPT = {"execute", "status", "history", "health", "live", "upload"}
 FINAL = {"succeeded", "failed", "cancelled"}
 
 
@@ -85,6 +89,7 @@ class Traffic:
         kinds = [
             self._execute_job, self._execute_wait, self._status, self._history, self._health,
             self._live, self._events, self._chat, self._openai, self._mcp, self._websocket,
+            self._upload,
         ]  # fmt: skip
         rng = random.Random(index)
         with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT) as client:
@@ -168,6 +173,10 @@ class Traffic:
             else:
                 response.read()
             self._answer("events", response, started)
+
+    def _upload(self, client: httpx.Client, started: float) -> None:
+        files = {"file": ("sample.txt", b"ACGT" * 16_384, "text/plain")}  # 64 KiB
+        self._answer("upload", client.post(f"{self.api}/files", files=files), started)
 
     def _chat(self, client: httpx.Client, started: float) -> None:
         response = client.post(f"{self.api}/chat", json={"message": "count the words in: a b c"})
@@ -319,12 +328,16 @@ def summarize(answers: list[Answer]) -> dict[str, Any]:
     }
 
 
-def check_answers(answers: list[Answer], allowed: set[int] = frozenset({200, 202, 503})) -> None:
+def check_answers(
+    answers: list[Answer], allowed: frozenset[int] = frozenset({200, 201, 202, 503})
+) -> None:
     """No 500, no hang, no broken connection; every 503 says when to come back."""
     wrong = [answer for answer in answers if answer.status not in allowed]
     assert not wrong, "\n".join(map(repr, wrong[:10]))
     unannounced = [answer for answer in answers if answer.refused and not answer.retry_after]
     assert not unannounced, "\n".join(map(repr, unannounced[:10]))
     assert all(answer.seconds < CLIENT_TIMEOUT for answer in answers)
+    held = [a for a in answers if a.kind in PROMPT and a.seconds > PROMPT_SECONDS]
+    assert not held, "\n".join(map(repr, held[:10]))
     live = [answer for answer in answers if answer.kind == "live"]
     assert all(answer.status == 200 for answer in live), "liveness must not follow dependencies"

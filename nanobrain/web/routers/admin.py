@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from typing import Any
 
@@ -21,6 +22,7 @@ from nanobrain.web.state import AppState, app_state
 
 router = APIRouter(tags=["admin"])
 _RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # a dependency is down: ask again then
+MIN_FREE_BYTES = 1 << 20  # less free space than this is a full disk
 
 
 async def _checks(state: AppState) -> dict[str, Any]:
@@ -35,6 +37,7 @@ async def _checks(state: AppState) -> dict[str, Any]:
         }
     except Exception as exc:
         checks["database"] = {"status": "down", "error": type(exc).__name__}
+    checks["storage"] = _storage(state)
     if state.redis is not None:
         started = time.perf_counter()
         try:
@@ -50,6 +53,18 @@ async def _checks(state: AppState) -> dict[str, Any]:
     except Exception as exc:
         checks["executor"] = {"status": "down", "error": type(exc).__name__}
     return checks
+
+
+def _storage(state: AppState) -> dict[str, Any]:
+    """Free space where files (and SQLite's database) are written: a full disk fails uploads
+    and records while reads still work, so a read alone would not tell."""
+    settings = state.settings
+    paths = {settings.files_dir}
+    if settings.resolved_database_url.startswith("sqlite"):
+        paths.add(settings.data_dir)
+    free = [shutil.disk_usage(path).free for path in paths if path.exists()]
+    lowest = min(free, default=MIN_FREE_BYTES)
+    return {"status": "ok" if lowest >= MIN_FREE_BYTES else "down", "free_bytes": lowest}
 
 
 @router.get("/health", openapi_extra=PUBLIC)
