@@ -60,6 +60,7 @@ class Worker:
         self._metrics = metrics  # (host, port) to serve Prometheus metrics on
         self._running: dict[asyncio.Task[Any], Job] = {}  # a job delivered twice runs twice here
         self._idle = asyncio.Event()  # nothing running
+        self._taken: list[str] = []  # executions whose push note is to be dropped
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set, then finish (or, past the grace period, interrupt) what
@@ -143,7 +144,7 @@ class Worker:
         """Run the job; when the database or Redis is out before its outcome is recorded (the
         claim failed, say), wait and run it again: the claim is a compare-and-set, so a job
         that was taken after all is not run twice. The outcome itself is recorded patiently by
-        the runner. Then forget that the job was pushed (it cannot be stranded any more)."""
+        the runner. Then the job's push note can go (it cannot be stranded any more)."""
         while True:
             try:
                 await self.runner.run(job)
@@ -154,8 +155,7 @@ class Worker:
                     raise
                 log.warning("job %s waits for the %s (%s)", job.execution_id, dependency, exc)
                 await asyncio.sleep(OUTAGE_RETRY_SECONDS)
-        with contextlib.suppress(RedisError):
-            await self.executor.queue.done(job.execution_id)
+        self._taken.append(job.execution_id)  # forgotten in one batch with the next heartbeat
 
     def _cancel_for_user(self, execution_id: str) -> None:
         self._interrupt(execution_id, USER_CANCEL)
@@ -170,7 +170,11 @@ class Worker:
     async def _beat_forever(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
+            taken, self._taken = self._taken, []
             try:
                 await self.executor.heartbeats.beat(self.name)
+                if taken:
+                    await self.executor.queue.done(*taken)
             except RedisError as exc:
+                self._taken[:0] = taken
                 log.warning("heartbeat failed (%s); retrying", exc)

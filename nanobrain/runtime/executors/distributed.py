@@ -229,9 +229,9 @@ class JobQueue:
         scores = await self._redis.zmscore(self.pushed, execution_ids)
         return {id_ for id_, score in zip(execution_ids, scores, strict=True) if score is not None}
 
-    async def done(self, execution_id: str) -> None:
-        """Forget the push of a job that a worker took (it is claimed, or ended, by now)."""
-        await self._redis.zrem(self.pushed, execution_id)
+    async def done(self, *execution_ids: str) -> None:
+        """Forget the pushes of jobs that a worker took (claimed, or ended, by now)."""
+        await self._redis.zrem(self.pushed, *execution_ids)
 
     async def forget_old_pushes(self) -> None:
         now_ms = int(time.time() * 1000)
