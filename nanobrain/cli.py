@@ -115,10 +115,9 @@ def _check_storage(settings: Settings) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    level = settings.web_interface.monitoring.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiosqlite", "asyncio", "multipart", "python_multipart", "sse_starlette"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
+    from nanobrain.observability.logs import configure_logging
+
+    configure_logging(settings.web_interface.monitoring.log_level)
 
 
 @app.command()
@@ -164,7 +163,13 @@ def serve(
         "loop": "uvloop",
         "http": "httptools",
         "log_level": settings.web_interface.monitoring.log_level,
-        "access_log": settings.web_interface.server_config.debug,
+        # Logging as `_configure_logging` set it up; NanoBrain's access log replaces uvicorn's.
+        "log_config": None,
+        "access_log": False,
+        # X-Forwarded-* are believed from the configured proxies only (uvicorn's default
+        # would believe any loopback peer).
+        "proxy_headers": bool(server.forwarded_allow_ips),
+        "forwarded_allow_ips": server.forwarded_allow_ips,
         "timeout_graceful_shutdown": settings.runtime.shutdown_grace_seconds + 5,
         "ws_max_size": settings.web_interface.limits.max_body_bytes,
         **ssl_options,
@@ -199,6 +204,7 @@ def app_from_environment() -> Any:
     from nanobrain.web.app import create_app
 
     settings = load_settings()
+    _configure_logging(settings)  # a fresh process: the parent's set-up is not inherited
     targets = json.loads(os.environ.get(TARGETS_ENV, "[]"))
     return create_app(settings, discover(targets or settings.workflows or DEFAULT_TARGETS))
 

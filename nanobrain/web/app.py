@@ -202,6 +202,8 @@ def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
         )
         app = CrossOriginOnly(app, cors)
     app = with_ui(app, root_path=web.server_config.root_path)
-    context = RequestContext(prefix=API_PREFIX, metrics=web.monitoring.enabled)
+    context = RequestContext(
+        prefix=API_PREFIX, metrics=web.monitoring.enabled, access_log=web.monitoring.access_log
+    )
     app = RequestContextMiddleware(app, context)
     return LeanFrontDoor(app, dispatcher, context, max_body=limits.max_body_bytes)
