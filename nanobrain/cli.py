@@ -81,17 +81,20 @@ def _check_exposure(settings: Settings) -> None:
     if settings.web_interface.auth_config.enabled:
         return
     host = server.host
-    loopback = host == "localhost"
-    if not loopback:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-    if not loopback:
+    if not _is_loopback(host):
         raise _fail(
             f"web_interface.server_config.host is {host!r} but web_interface.auth_config.enabled "
             "is false: without authentication NanoBrain only listens on a loopback address"
         )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_production(settings: Settings) -> None:
@@ -236,6 +239,17 @@ def worker(
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
     if settings.redis_url is None:
         raise _fail("a worker takes jobs from Redis: set redis_url (or NANOBRAIN_REDIS_URL)")
+    if (
+        metrics_port is not None
+        and not _is_loopback(metrics_host)
+        and settings.web_interface.auth_config.enabled
+        and settings.web_interface.monitoring.metrics_token is None
+    ):
+        raise _fail(
+            f"--metrics-host {metrics_host} serves the metrics beyond this machine: set "
+            "web_interface.monitoring.metrics_token (NANOBRAIN_METRICS_TOKEN in production) so "
+            "that only Prometheus, with that token, can read them"
+        )
     registry = _registry(targets, settings)
     _configure_logging(settings)
     logging.getLogger("taskiq").setLevel(logging.WARNING)

@@ -74,13 +74,13 @@ def route_table() -> list[Endpoint]:
 
 
 ENDPOINTS = route_table()
-# Routes anyone may call: health and metrics (for probes and scrapers), the API description,
-# and signing in. Any other public route is a hole until it is listed here on purpose.
+# Routes anyone may call: health (for probes), the API description, and signing in (metrics need
+# an admin or the scrape token). Any other public route is a hole until it is listed here on
+# purpose.
 PUBLIC = {
     "GET /api/v1/health",
     "GET /api/v1/health/live",
     "GET /api/v1/health/ready",
-    "GET /api/v1/metrics",
     "GET /api/v1/openapi.json",
     "GET /api/docs",
     "GET /docs/oauth2-redirect",
