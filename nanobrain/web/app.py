@@ -29,6 +29,7 @@ from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
     CrossOriginOnly,
+    ProblemOnError,
     RequestContext,
     RequestContextMiddleware,
 )
@@ -163,6 +164,7 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     api.include_router(openai_compat.router)
     api.router.routes.append(Route("/mcp", mcp))  # streamable HTTP has one endpoint
     problems.install(api)
+    api.add_middleware(ProblemOnError)  # a 500 keeps the connection
     openapi.install(api, registry)
     return api
 

@@ -8,13 +8,15 @@ import time
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nanobrain.core.ids import random_id
 from nanobrain.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from nanobrain.web.access_log import AccessLog
 from nanobrain.web.headers import SecurityHeaders
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, problem_for
+from nanobrain.web.responses import problem
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -101,6 +103,9 @@ class RequestContextMiddleware:
         status = 500
         sent = 0
         started = time.perf_counter()
+        app = self.app
+        if b"%00" in scope["query_string"] or "\x00" in scope["path"]:
+            app = _NUL_IN_URL  # no text column, on any database, takes one
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, sent
@@ -112,7 +117,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await app(scope, receive, send_with_id)
         finally:
             context.finish(scope, status, time.perf_counter() - started, sent)
 
@@ -155,6 +160,42 @@ class RequestContextMiddleware:
             if access_log is not None and access_log.enabled:
                 seconds = time.perf_counter() - started
                 access_log.record(scope, status, seconds, sent, close_code)
+
+
+_NUL_IN_URL = problem(
+    400,
+    "the URL holds a NUL character (%00), which no path or query value may contain",
+    title="Bad Request",
+)
+
+
+class ProblemOnError:
+    """An exception no route handler turned into a response becomes the 500 problem here, inside
+    FastAPI's own error middleware, which would answer the same but then re-raise it to the
+    server, and the server drops the keep-alive connection. (It is logged by `problem_for`.)"""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:  # too late for another answer
+                raise
+            response = await problem_for(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def _route_template(scope: Scope, prefix: str) -> str:
