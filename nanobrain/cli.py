@@ -20,6 +20,7 @@ from rich.table import Table
 from nanobrain.config import ConfigError, Settings, load_settings
 from nanobrain.core.errors import RegistrationError
 from nanobrain.core.registry import Registry, discover
+from nanobrain.store.private import private_directory
 
 if TYPE_CHECKING:
     from nanobrain.security.keyring import KeyRing
@@ -253,7 +254,7 @@ def worker(
     registry = _registry(targets, settings)
     _configure_logging(settings)
     logging.getLogger("taskiq").setLevel(logging.WARNING)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     metrics = (metrics_host, metrics_port) if metrics_port is not None else None
     process = Worker(settings, registry, name, metrics=metrics)
     console.print(
@@ -335,7 +336,7 @@ async def _run_once(
     from nanobrain.store.database import upgrade
     from nanobrain.web.app import build_state
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     state = build_state(settings, registry)
     await upgrade(state.engine)
     await state.executions.start()
@@ -391,7 +392,7 @@ def db_upgrade(
     from nanobrain.store.database import create_engine, upgrade
 
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
 
     async def migrate() -> None:
         engine = create_engine(settings.resolved_database_url)
@@ -423,7 +424,7 @@ def users_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     user_id = asyncio.run(_create_user(settings, username, password, role))
     console.print(f"created user {username!r} ({role}) with id {user_id}")
 
@@ -468,7 +469,7 @@ def keys_rotate(
             "storage.encryption_keys is empty: put the new key first in it "
             "(`nanobrain keys generate` makes one)"
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     failed = False
     for report in asyncio.run(_rotate(settings, ring)):
         console.print(

@@ -23,6 +23,7 @@ from nanobrain.runtime.build import build_runtime
 from nanobrain.security.accounts import bootstrap_admin
 from nanobrain.security.services import SecurityServices, build_security
 from nanobrain.store.database import upgrade
+from nanobrain.store.private import private_directory
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher, LeanFrontDoor
 from nanobrain.web.mcp import MCPApp
@@ -111,7 +112,7 @@ async def _flush_periodically(security: SecurityServices, stopping: asyncio.Even
 def create_api(settings: Settings, registry: Registry) -> FastAPI:
     """The FastAPI app: routes, problem handlers, OpenAPI, and the lifespan that builds the
     state (migrations, recovery of executions a dead process left unfinished)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
 
     mcp = MCPApp()
 
