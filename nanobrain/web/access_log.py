@@ -14,27 +14,35 @@ benchmarks run at `warning`), at the cost of one level check per request.
 from __future__ import annotations
 
 import logging
-import re
 
 from starlette.types import Scope
 
 from nanobrain.observability.redaction import redact, redact_query
 
 LOGGER_NAME = "nanobrain.access"
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\"\\]")
 
 
 def _escape(text: str) -> str:
-    return _UNPRINTABLE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    """Control characters, line separators, quotes and backslashes as `\\xNN` / `\\uNNNN`."""
+    return "".join(
+        char if char.isprintable() and char not in '"\\' else _code(char) for char in text
+    )
+
+
+def _code(char: str) -> str:
+    point = ord(char)
+    return f"\\x{point:02x}" if point < 0x100 else f"\\u{point:04x}"
 
 
 def target(scope: Scope) -> str:
     """The request's path and query as a log may show them: credentials redacted, escaped."""
-    path = scope.get("root_path", "") + scope["path"]
+    path = redact(scope.get("root_path", "") + scope["path"])
     query = scope.get("query_string", b"").decode("latin-1")
     if query:
         path = f"{path}?{redact_query(query)}"
-    return _escape(redact(path))
+    if path.isprintable() and '"' not in path and "\\" not in path:
+        return path
+    return _escape(path)
 
 
 class AccessLog:
