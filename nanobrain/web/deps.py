@@ -7,6 +7,7 @@ each asks the app's one `Guard` (security/guard.py), as the WebSocket, MCP and `
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.state import app_state
 
+log = logging.getLogger(__name__)
 IDENTITY = "identity"  # the request's principal, in `scope["state"]`, for checks made later
 
 
@@ -117,6 +119,9 @@ async def while_allowed(
                 try:
                     identity = await guard.recheck(identity)
                 except Refused:
+                    return
+                except Exception as exc:  # cannot check now: no delivery without a check
+                    log.warning("cannot re-check a stream's principal: %r", exc)
                     return
                 if not visible(record, identity.user):
                     return

@@ -1,8 +1,9 @@
 """Class: a transport that keeps the permissions it had at connect.
 
-An open WebSocket must be authorised at every message and every delivered batch as an HTTP
-request would be at that moment: a principal demoted, deleted, signed out, or whose token or key
-expired or was revoked loses what it lost within seconds, on a socket opened before the change.
+An open WebSocket (or event stream) must be authorised at every message and every delivered batch
+as an HTTP request would be at that moment: a principal demoted, deleted, signed out, or whose
+token or key expired or was revoked loses what it lost within seconds, on a socket opened before
+the change.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tests.support.auth import forge
 from tests.support.principals import Principal, make_user
 from tests.support.production import PRODUCTION_SECRET, Tls
 from tests.support.server import Server
+from tests.support.sse import read_events
 from tests.support.ws import close_of, open_socket, receive, send
 
 LONG_RUN = {"workflow": "simulation", "input": {"steps": 60, "step_seconds": 0.25}}
@@ -227,3 +229,31 @@ def test_a_socket_at_its_subscription_cap_starts_nothing(
     executions = http.get("/executions", headers=user.headers).json()["items"]
     assert [e["execution_id"] for e in executions] == [run]
     assert http.get("/chat/sessions", headers=user.headers).json() == []
+
+
+def test_a_demoted_developers_event_stream_of_another_users_run_ends(
+    tight: Server, tls: Tls, tight_admin: dict[str, str], http: httpx.Client
+) -> None:
+    """The same for Server-Sent Events: each batch is sent only while the principal may see it."""
+    victim = user_of("user", tight, tls, tight_admin)
+    developer = user_of("developer", tight, tls, tight_admin)
+    run = start_long_run(http, victim.headers)
+    try:
+        with http.stream("GET", f"/workflows/{run}/events", headers=developer.headers) as stream:
+            assert stream.status_code == 200
+            events = read_events(stream)
+            assert next(events).data["execution_id"] == run  # it may see it
+            demoted = http.patch(
+                f"/admin/users/{developer.id}", json={"role": "user"}, headers=tight_admin
+            )
+            assert demoted.status_code == 200
+            rest = list(events)  # the server ends the stream
+        assert not any(
+            e.event == "status" and e.data["data"]["status"] == "succeeded" for e in rest
+        )
+        status = http.get(f"/workflows/{run}/status", headers=victim.headers).json()
+        assert status["status"] == "running"
+        again = http.get(f"/workflows/{run}/events", headers=developer.headers)
+        assert again.status_code == 404
+    finally:
+        http.delete(f"/workflows/{run}/cancel", headers=tight_admin)

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -74,6 +75,7 @@ from nanobrain.web.ws_messages import (
     parse_message,
 )
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
 UNAUTHORIZED, FORBIDDEN, IDLE = 4401, 4403, 4408
 UNSUPPORTED_DATA, RESTARTING, TRY_LATER = 1003, 1012, 1013
@@ -242,10 +244,18 @@ class Socket:
         return identity.user
 
     async def _watch(self) -> None:
-        """Close the socket of a principal that lost access, even while it sends nothing."""
+        """Close the socket of a principal that lost access, even while it sends nothing. A
+        check that cannot be made (the database is unreachable) is tried again at the next tick;
+        meanwhile every message and every batch still needs a check that succeeds."""
         while True:
             await asyncio.sleep(self.config.ws_recheck_seconds)
-            identity = await self._current()
+            try:
+                identity = await self._current()
+            except Closing:
+                raise
+            except Exception as exc:
+                log.warning("cannot re-check a WebSocket's principal: %r", exc)
+                continue
             if not identity.user.can(READ):
                 raise Closing(FORBIDDEN, f"the role {identity.user.role!r} may no longer read")
 
@@ -312,6 +322,10 @@ class Socket:
             self._end(closing)
         except (WebSocketDisconnect, OSError, RuntimeError):
             pass  # the client is gone; serve() ends with the reader
+        except Exception as exc:
+            log.exception("unhandled error on a WebSocket %s message", message.type, exc_info=exc)
+            with contextlib.suppress(Exception):
+                await self._error(message.id, 500, "an unexpected error occurred; it is logged")
 
     # -- writing -------------------------------------------------------------------------------
     async def _send(self, data: dict[str, Any]) -> None:
