@@ -15,8 +15,9 @@ are looked up, in the runtime's services, so no transport can skip it either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from starlette.requests import HTTPConnection
 
+from nanobrain.security.audit import client_address
 from nanobrain.security.credentials import (
     AuthenticationFailed,
     Authenticator,
@@ -29,6 +30,7 @@ from nanobrain.security.ratelimit import RateLimiter, Verdict
 
 AUTH_GROUP = "auth"
 UNAUTHENTICATED = "authentication is required"
+MAX_LOCAL = 10_000
 
 
 class Refused(Exception):
@@ -55,30 +57,41 @@ class Guard:
         self.enabled = enabled
         self.authenticator = authenticator
         self.rate_limiter = rate_limiter
+        self._locals: dict[str, Identity] = {}  # auth off: the local admin, per address
 
-    async def identify(self, credential: Credential | None, address: Callable[[], str]) -> Identity:
-        """The principal presenting `credential` now. With auth off (development) everyone is
-        the local admin, counted by address. `address`: the client's, asked only when needed."""
+    async def identify(self, credential: Credential | None, connection: HTTPConnection) -> Identity:
+        """The principal presenting `credential` on `connection` now. With auth off
+        (development) everyone is the local admin, counted by client address."""
         if not self.enabled:
-            return Identity(LOCAL_ADMIN, "addr:" + address())
+            return self._local(connection)
         try:
             return await self.authenticator.authenticate(credential)
         except AuthenticationFailed as exc:
-            await self.count(AUTH_GROUP, "addr:" + address())
-            raise _unauthorized(str(exc)) from None
+            raise await self._failed(connection, str(exc)) from None
 
-    async def identify_headers(
-        self, headers: Iterable[tuple[bytes, bytes]], address: Callable[[], str]
-    ) -> Identity:
-        """`identify` with the credential a request's headers carry."""
+    async def identify_request(self, connection: HTTPConnection) -> Identity:
+        """`identify` with the credential the request's headers carry."""
         if not self.enabled:
-            return Identity(LOCAL_ADMIN, "addr:" + address())
+            return self._local(connection)
         try:
-            credential = credential_in(headers)
+            credential = credential_in(connection.scope["headers"])
         except AuthenticationFailed as exc:
-            await self.count(AUTH_GROUP, "addr:" + address())
-            raise _unauthorized(str(exc)) from None
-        return await self.identify(credential, address)
+            raise await self._failed(connection, str(exc)) from None
+        return await self.identify(credential, connection)
+
+    async def _failed(self, connection: HTTPConnection, detail: str) -> Refused:
+        """A failed attempt counts against the client address, so guessing is slow too."""
+        await self.count(AUTH_GROUP, "addr:" + (client_address(connection) or "-"))
+        return _unauthorized(detail)
+
+    def _local(self, connection: HTTPConnection) -> Identity:
+        address = client_address(connection) or "-"
+        identity = self._locals.get(address)
+        if identity is None:
+            if len(self._locals) >= MAX_LOCAL:
+                self._locals.clear()
+            identity = self._locals[address] = Identity(LOCAL_ADMIN, "addr:" + address)
+        return identity
 
     async def recheck(self, identity: Identity) -> Identity:
         """The same principal as it stands now (for a live stream or socket): 401 when its
@@ -90,11 +103,17 @@ class Guard:
         except AuthenticationFailed as exc:
             raise _unauthorized(str(exc)) from None
 
-    async def permit(self, identity: Identity, permission: str) -> Verdict | None:
-        """403 unless the principal's role grants `permission`; then count the action in the
-        permission's rate-limit group (429 past it). The verdict gives the RateLimit headers."""
+    def allow(self, identity: Identity, permission: str) -> None:
+        """403 unless the principal's role grants `permission`."""
         if not identity.user.can(permission):
             raise Refused(403, f"this needs the {permission!r} permission")
+
+    async def permit(self, identity: Identity, permission: str) -> Verdict | None:
+        """`allow`, then count the action in the permission's rate-limit group (429 past it);
+        the verdict gives the RateLimit headers."""
+        self.allow(identity, permission)
+        if self.rate_limiter is None:
+            return None
         return await self.count(permission, identity.caller)
 
     async def count(self, group: str, caller: str) -> Verdict | None:
@@ -106,9 +125,9 @@ class Guard:
         return verdict
 
     async def admit(
-        self, credential: Credential | None, permission: str, address: Callable[[], str]
+        self, credential: Credential | None, permission: str, connection: HTTPConnection
     ) -> Identity:
         """`identify`, then `permit`: one action of a transport without request headers."""
-        identity = await self.identify(credential, address)
+        identity = await self.identify(credential, connection)
         await self.permit(identity, permission)
         return identity

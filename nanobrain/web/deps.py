@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 IDENTITY = "identity"  # the request's principal, in `scope["state"]`, for checks made later
 
 
-def _address(connection: HTTPConnection) -> Callable[[], str]:
-    return lambda: client_address(connection) or "-"
-
-
 def problem_of(refused: Refused) -> ProblemError:
     return ProblemError(refused.status, refused.detail, headers=refused.headers)
 
@@ -38,15 +34,11 @@ def problem_of(refused: Refused) -> ProblemError:
 async def identify(connection: HTTPConnection) -> Identity:
     """The caller, established by the one `Guard` every transport uses; the principal is kept in
     the request's state (`IDENTITY`) for checks made later (a stream re-checks it)."""
-    guard = app_state(connection).security.guard
     try:
-        identity = await guard.identify_headers(connection.scope["headers"], _address(connection))
+        identity = await app_state(connection).security.guard.identify_request(connection)
     except Refused as exc:
         raise problem_of(exc) from None
-    state = connection.scope.setdefault("state", {})
-    state[IDENTITY] = identity
-    state["caller"] = identity.caller
-    state["api_key_id"] = identity.api_key_id
+    connection.scope.setdefault("state", {})[IDENTITY] = identity
     return identity
 
 
@@ -62,13 +54,17 @@ class Permission:
         self.name = name
 
     async def __call__(self, connection: HTTPConnection) -> User:
-        identity = await identify(connection)
+        guard = app_state(connection).security.guard
         try:
-            verdict = await app_state(connection).security.guard.permit(identity, self.name)
+            identity = await guard.identify_request(connection)
+            guard.allow(identity, self.name)
+            verdict = await guard.count(self.name, identity.caller) if guard.rate_limiter else None
         except Refused as exc:
             raise problem_of(exc) from None
+        state = connection.scope.setdefault("state", {})
+        state[IDENTITY] = identity
         if verdict is not None:
-            connection.scope["state"]["ratelimit"] = verdict
+            state["ratelimit"] = verdict
         return identity.user
 
 

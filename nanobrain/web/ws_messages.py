@@ -7,7 +7,7 @@ equivalent, whose rate-limit group it is counted in.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
 
@@ -88,9 +88,9 @@ class Cancel(_Message):
 
 ClientMessage = Auth | Ping | Execute | Chat | Subscribe | Cancel
 MESSAGES: dict[str, type[_Message]] = {
-    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    get_args(model.model_fields["type"].annotation)[0]: model
     for model in (Auth, Ping, Execute, Chat, Subscribe, Cancel)
-}
+}  # type -> model: each model's `permission` is what that type needs
 parse_message: TypeAdapter[ClientMessage] = TypeAdapter(
     Annotated[ClientMessage, Field(discriminator="type")]
 )

@@ -28,7 +28,7 @@ from nanobrain.web.auth_schemas import (
     RefreshRequest,
     TokenPairBody,
 )
-from nanobrain.web.deps import public_auth, require
+from nanobrain.web.deps import IDENTITY, public_auth, require
 from nanobrain.web.openapi import PUBLIC
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON
@@ -135,7 +135,7 @@ async def me(request: Request, user: User = Depends(require(READ))) -> Response:
             "username": user.username,
             "role": user.role,
             "permissions": sorted(user.permissions),
-            "api_key_id": request.scope["state"].get("api_key_id"),
+            "api_key_id": request.scope["state"][IDENTITY].api_key_id,
         }
     )
 

@@ -52,7 +52,6 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import StreamLagged
 from nanobrain.runtime.service import visible
-from nanobrain.security.audit import client_address
 from nanobrain.security.credentials import AuthenticationFailed, Credential, Identity, credential_in
 from nanobrain.security.guard import Refused
 from nanobrain.security.policy import READ
@@ -189,9 +188,6 @@ class Socket:
             self._closing.set_result(closing)
 
     # -- who is on the socket ------------------------------------------------------------------
-    def _address(self) -> str:
-        return client_address(self.ws) or "-"
-
     async def _authenticate(self) -> Identity:
         """From `?token=`, the handshake's headers, or a first `auth` message."""
         token = self.ws.query_params.get("token")
@@ -219,7 +215,7 @@ class Socket:
     async def _sign_in(self, credential: Credential | None) -> Identity:
         """Establish the socket's principal (counted as one `read` request)."""
         try:
-            return await self.guard.admit(credential, READ, self._address)
+            return await self.guard.admit(credential, READ, self.ws)
         except Refused as exc:
             raise _closing(exc) from None
 
