@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support.auth import ADMIN, Accounts, bearer, login
+from tests.support.backing import backing
 from tests.support.principals import eventually, history, make_user
 from tests.support.production import Tls, production_env
 from tests.support.server import Server
@@ -157,17 +158,34 @@ def test_write_sees_other_users_work_but_only_admin_cancels_or_deletes_it(
             http.delete(f"/workflows/{run}/cancel", headers=accounts.headers("admin"))
 
 
-@pytest.fixture
-def lone_admin(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[Server]:
-    """A server whose only admin is the first one: the tests here demote admins."""
-    server = Server(tmp_path_factory.mktemp("lone-admin"), env=production_env(tls)).start()
-    yield server
-    server.kill()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, tls: Tls
+) -> Iterator[list[Server]]:
+    """A server whose only admin is the first one (the tests here demote admins): one on SQLite,
+    or two replicas sharing a PostgreSQL database (requests then race across processes)."""
+    env = production_env(tls, NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__MAX_API_KEYS_PER_USER="3")
+    if request.param == "sqlite":
+        server = Server(tmp_path_factory.mktemp("lone-admin"), env=env).start()
+        yield [server]
+        server.kill()
+        return
+    with backing("admins") as services:
+        env["NANOBRAIN_DATABASE_URL"] = services.env["NANOBRAIN_DATABASE_URL"]
+        servers = [Server(tmp_path_factory.mktemp("replica"), env=env) for _ in range(2)]
+        try:
+            for server in servers:
+                server.start()
+            yield servers
+        finally:
+            for server in servers:
+                server.kill()
 
 
 def test_the_last_active_admin_cannot_be_demoted_disabled_or_deleted_even_by_itself(
-    lone_admin: Server, tls: Tls
+    replicas: list[Server], tls: Tls
 ) -> None:
+    lone_admin = replicas[0]
     with httpx.Client(base_url=lone_admin.api, verify=tls.context(), timeout=30) as http:
         root = bearer(login(lone_admin.api, *ADMIN, verify=tls.context())["access_token"])
         me = http.get("/auth/me", headers=root).json()["id"]
@@ -188,10 +206,15 @@ def test_the_last_active_admin_cannot_be_demoted_disabled_or_deleted_even_by_its
         assert http.get("/auth/me", headers=root).json()["role"] == "admin"
 
 
-def test_two_admins_demoting_each_other_at_once_leave_one(lone_admin: Server, tls: Tls) -> None:
+def test_two_admins_demoting_each_other_at_once_leave_one(replicas: list[Server], tls: Tls) -> None:
+    lone_admin = replicas[0]
     root = _root(lone_admin, tls)
     pair = [make_user(lone_admin.api, tls, root, "admin") for _ in range(2)]
-    with httpx.Client(base_url=lone_admin.api, verify=tls.context(), timeout=30) as http:
+    clients = [  # each admin on its own replica, when there are two
+        httpx.Client(base_url=server.api, verify=tls.context(), timeout=30)
+        for server in (replicas[0], replicas[-1])
+    ]
+    with clients[0] as http, clients[1]:
         me = http.get("/auth/me", headers=root).json()["id"]
         stepped_down = http.patch(f"/admin/users/{me}", json={"role": "user"}, headers=root)
         assert stepped_down.status_code == 200  # the two are now the only admins
@@ -202,7 +225,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one(lone_admin: Server, tl
             def demote(actor_index: int, codes: dict[str, int], barrier: threading.Barrier) -> None:
                 actor, target = pair[actor_index], pair[1 - actor_index]
                 barrier.wait()
-                response = http.patch(
+                response = clients[actor_index].patch(
                     f"/admin/users/{target.id}", json={"role": "user"}, headers=actor.headers
                 )
                 codes[actor.id] = response.status_code
@@ -230,3 +253,24 @@ def test_two_admins_demoting_each_other_at_once_leave_one(lone_admin: Server, tl
 
 def _root(server: Server, tls: Tls) -> dict[str, str]:
     return bearer(login(server.api, *ADMIN, verify=tls.context())["access_token"])
+
+
+def test_api_keys_created_at_once_across_replicas_stop_at_the_cap(
+    replicas: list[Server], tls: Tls
+) -> None:
+    """The fixture allows 3 active keys per user."""
+    user = make_user(replicas[0].api, tls, _root(replicas[0], tls), "user")
+    results: list[int] = []
+
+    def create(server: Server) -> None:
+        with httpx.Client(base_url=server.api, verify=tls.context(), timeout=30) as http:
+            made = http.post("/auth/api-keys", json={"name": "x"}, headers=user.headers)
+            results.append(made.status_code)
+
+    servers = [replicas[i % len(replicas)] for i in range(8)]
+    threads = [threading.Thread(target=create, args=(server,)) for server in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [201] * 3 + [409] * 5
