@@ -1,8 +1,8 @@
 """Request dependencies: who is calling, may they do this, and have they done it too often.
 
 Every route declares the permission it needs with `Depends(require(...))` (or `@lean(...)`);
-each asks the app's one `Guard` (security/guard.py), as the WebSocket, MCP and `/v1` do, and
-`identify` is the single place where an HTTP caller's identity is established.
+each asks the app's one `Guard` (security/guard.py), as the WebSocket and MCP do. The principal
+is kept in the request's state (`IDENTITY`) for checks made later: a stream re-checks it.
 """
 
 from __future__ import annotations
@@ -24,26 +24,11 @@ from nanobrain.web.problems import ProblemError
 from nanobrain.web.state import app_state
 
 log = logging.getLogger(__name__)
-IDENTITY = "identity"  # the request's principal, in `scope["state"]`, for checks made later
+IDENTITY = "identity"  # the request's principal, in `scope["state"]`
 
 
 def problem_of(refused: Refused) -> ProblemError:
     return ProblemError(refused.status, refused.detail, headers=refused.headers)
-
-
-async def identify(connection: HTTPConnection) -> Identity:
-    """The caller, established by the one `Guard` every transport uses; the principal is kept in
-    the request's state (`IDENTITY`) for checks made later (a stream re-checks it)."""
-    try:
-        identity = await app_state(connection).security.guard.identify_request(connection)
-    except Refused as exc:
-        raise problem_of(exc) from None
-    connection.scope.setdefault("state", {})[IDENTITY] = identity
-    return identity
-
-
-async def current_user(connection: HTTPConnection) -> User:
-    return (await identify(connection)).user
 
 
 class Permission:
@@ -76,9 +61,11 @@ async def public_auth(connection: HTTPConnection) -> None:
     """For sign-in routes anyone may call: rate limited per client address."""
     guard = app_state(connection).security.guard
     try:
-        await guard.count(AUTH_GROUP, "addr:" + (client_address(connection) or "-"))
+        verdict = await guard.count(AUTH_GROUP, "addr:" + (client_address(connection) or "-"))
     except Refused as exc:
         raise problem_of(exc) from None
+    if verdict is not None:
+        connection.scope.setdefault("state", {})["ratelimit"] = verdict
 
 
 DECLARED = "__nanobrain_permission__"
