@@ -170,6 +170,7 @@ class AuthConfig(_Model):
     issuer: str = "nanobrain"
     audience: str = "nanobrain"
     credential_cache_seconds: float = Field(default=5, ge=0)
+    max_api_keys_per_user: int = Field(default=25, ge=1)  # active keys; one more: 409
     oidc_providers: dict[str, OidcProviderConfig] = {}
     bearer_issuers: list[BearerIssuerConfig] = []
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
@@ -275,6 +276,8 @@ class RealtimeConfig(_Model):
     ws_idle_timeout_seconds: float = Field(default=300, gt=0)
     ws_auth_timeout_seconds: float = Field(default=10, gt=0)
     ws_max_subscriptions: int = Field(default=64, ge=1)
+    # How often an open socket's principal is checked again (each delivered batch is too).
+    ws_recheck_seconds: float = Field(default=2, gt=0)
     drain_seconds: float = Field(default=2, ge=0)
 
 

@@ -76,7 +76,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
     keys cannot serve the stored data."""
     runtime = build_runtime(settings, registry)
-    security = build_security(settings, runtime.engine)
+    security = build_security(settings, runtime.engine, runtime.executions.accounts)
 
     async def close() -> None:
         await runtime.executions.stop()
