@@ -79,6 +79,22 @@ class ServerConfig(_Model):
     debug: bool
     reload: bool = False
     root_path: str = ""
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks
+    # such as 10.0.0.0/8; "*" for any peer). Empty: none, the peer's address is the client's.
+    forwarded_allow_ips: list[str] = []
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        for value in values:
+            if value != "*":
+                try:
+                    ipaddress.ip_network(value, strict=False)
+                except ValueError:
+                    raise ValueError(f"{value!r} is not an IP address or network") from None
+        return values
 
 
 Role = Literal["admin", "developer", "user", "guest"]
@@ -201,6 +217,15 @@ class MonitoringConfig(_Model):
     alerting: bool = False
     log_level: str = "info"
     log_format: Literal["console", "json"] = "console"
+    access_log: bool = True  # one line per request and WebSocket session, at INFO
+    # Prometheus may scrape /metrics with `Authorization: Bearer <metrics_token>`; without it,
+    # only an admin may (with auth disabled, as in development, everyone is admin).
+    metrics_token: SecretStr | None = None
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class LimitsConfig(_Model):

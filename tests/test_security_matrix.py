@@ -100,13 +100,13 @@ WS_MESSAGES: dict[str, dict[str, Any]] = {
     "cancel": {"execution_id": MISSING_ID},
 }
 ENDPOINTS = route_table() + protocol_rows()
-# Routes anyone may call: health and metrics (for probes and scrapers), the API description,
-# and signing in. Any other public route is a hole until it is listed here on purpose.
+# Routes anyone may call: health (for probes), the API description, and signing in (metrics need
+# an admin or the scrape token). Any other public route is a hole until it is listed here on
+# purpose.
 PUBLIC = {
     "GET /api/v1/health",
     "GET /api/v1/health/live",
     "GET /api/v1/health/ready",
-    "GET /api/v1/metrics",
     "GET /api/v1/openapi.json",
     "GET /api/docs",
     "GET /docs/oauth2-redirect",

@@ -156,7 +156,7 @@ async def _read_execute_request(
         return parse_model(raw, ExecuteRequest, limits), None
     if kind != "multipart/form-data":
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
-    form = await read_form(request)
+    form = await read_form(request, limits, small_parts=("request",))
     try:
         part: Any = form.get("request")
         if part is None:
