@@ -154,7 +154,7 @@ class Socket:
             described = outage(exc)
             if described is None:
                 raise
-            await self._close(Closing(TOO_SLOW, described["detail"]))
+            await self._close(Closing(TRY_LATER, described["detail"]))
         finally:
             self.state.stream_closed()
             for task in self._tasks:
