@@ -11,12 +11,15 @@ import httpx
 from tests.faults.traffic import CLIENT_TIMEOUT, FINAL, Answer, summarize
 
 
-def settle(api: str, execution_ids: list[str], timeout: float = 60) -> dict[str, dict[str, Any]]:
+def settle(
+    api: str, execution_ids: list[str], timeout: float = 60, token: str | None = None
+) -> dict[str, dict[str, Any]]:
     """The final status body of every execution, once all are final (or the deadline passed:
     the ones still unfinished are returned as they are)."""
     outcome: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + timeout
-    with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT, headers=headers) as client:
         for execution_id in execution_ids:
             while True:
                 response = client.get(f"{api}/workflows/{execution_id}/status")

@@ -49,14 +49,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.1)
 
 
-def serves(api: str) -> Callable[[], bool]:
+def serves(api: str, token: str | None = None) -> Callable[[], bool]:
     """True once a whole execution goes through: the deployment has recovered."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
 
     def probe() -> bool:
         try:
             response = httpx.post(
                 f"{api}/workflows/execute",
                 json={"workflow": "echo", "input": {"message": "back?"}, "wait": True},
+                headers=headers,
                 verify=False,
                 timeout=CLIENT_TIMEOUT,
             )
@@ -83,27 +85,31 @@ def health_during(api: str, seconds: float) -> list[dict[str, Any]]:
 
 
 def through_outage(
-    cluster: Cluster,
+    base: str,
     dependency: str,
     stop: Callable[[], None],
     start: Callable[[], None],
+    *,
+    token: str | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
-    """Executions running and streaming, traffic on every transport, then `stop` the
-    `dependency` for OUTAGE_SECONDS and `start` it again; check everything, and report."""
-    base = base_of(cluster)
+    """Executions running and streaming, traffic on every transport (as the owner of `token`,
+    if given), then `stop` the `dependency` for OUTAGE_SECONDS and `start` it again; check
+    everything, and report."""
     api = f"{base}/api/v1"
-    with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT) as client:
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT, headers=headers) as client:
         in_flight = [submit(client, api, "simulation", LONG_RUN) for _ in range(4)]
-    followers = [Follower(api, execution_id).start() for execution_id in in_flight]
+    followers = [Follower(api, execution_id, token).start() for execution_id in in_flight]
     wait_until(lambda: all(f.events for f in followers), 15, "the streams to start")
-    with Traffic(base) as traffic:
+    with Traffic(base, token=token) as traffic:
         time.sleep(1.0)
         down = time.monotonic()
         stop()
         health = health_during(api, OUTAGE_SECONDS)
         start()
         up = time.monotonic()
-        wait_until(serves(api), 30, "the deployment to serve again")
+        wait_until(serves(api, token), 30, "the deployment to serve again")
         recovered = time.monotonic()
         time.sleep(1.0)
     during = traffic.between(down, up)
@@ -116,9 +122,9 @@ def through_outage(
         follower.join(60)
         check_stream(follower)
     acknowledged = [*in_flight, *traffic.acknowledged]
-    outcomes = settle(api, acknowledged)
+    outcomes = settle(api, acknowledged, token=token)
     summary = report(
-        f"{dependency} restart",
+        name or f"{dependency} restart",
         window=(down, up),
         recovered_at=recovered,
         during=during,
@@ -138,13 +144,13 @@ def through_outage(
 def test_postgres_restarts_while_executions_run_and_stream(
     cluster: Cluster, postgres: PrivatePostgres
 ) -> None:
-    through_outage(cluster, "database", postgres.stop, postgres.start)
+    through_outage(base_of(cluster), "database", postgres.stop, postgres.start)
 
 
 def test_redis_restarts_while_executions_run_and_stream(
     cluster: Cluster, redis_server: PrivateRedis
 ) -> None:
-    through_outage(cluster, "redis", redis_server.stop, redis_server.start)
+    through_outage(base_of(cluster), "redis", redis_server.stop, redis_server.start)
     assert not any("worker_lost" in worker.log() for worker in cluster.workers), (
         "a live worker was taken for dead because Redis was out"
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from tests.support.sse import SSE, read_events
@@ -30,6 +30,7 @@ CLIENT_TIMEOUT = 15.0  # the longest any request may take, outage or not: longer
 PROMPT_SECONDS = 6.0
 PROMPT = {"execute", "status", "history", "health", "live", "upload"}
 FINAL = {"succeeded", "failed", "cancelled"}
+TRY_LATER = 1013  # the WebSocket close code for "try again later": a socket's 503
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Traffic:
 
     base: str
     threads: int = 6
+    token: str | None = None  # sent as a bearer token (and a WebSocket's auth message)
     answers: list[Answer] = field(default_factory=list)
     acknowledged: dict[str, str] = field(default_factory=dict)  # execution id -> how
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -92,7 +94,8 @@ class Traffic:
             self._upload,
         ]  # fmt: skip
         rng = random.Random(index)
-        with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT) as client:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+        with httpx.Client(verify=False, timeout=CLIENT_TIMEOUT, headers=headers) as client:
             while not self._stop.is_set():
                 request = kinds[rng.randrange(len(kinds))]
                 started = time.monotonic()
@@ -208,11 +211,23 @@ class Traffic:
         self._answer("mcp", response, started)
 
     def _websocket(self, client: httpx.Client, started: float) -> None:
+        try:
+            self._socket_turn(started)
+        except ConnectionClosed as closed:
+            if closed.rcvd is None or closed.rcvd.code != TRY_LATER:
+                raise
+            # The socket's own 503: closed before it was ready, to be opened again later.
+            elapsed = time.monotonic() - started
+            self._note(Answer("ws", 503, started, elapsed, "close 1013", closed.rcvd.reason))
+
+    def _socket_turn(self, started: float) -> None:
         url = self.api.replace("https://", "wss://").replace("http://", "ws://") + "/ws"
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         secure = url.startswith("wss://")
         with connect(url, open_timeout=CLIENT_TIMEOUT, ssl=context if secure else None) as ws:
+            if self.token:
+                ws.send(json.dumps({"type": "auth", "token": self.token}))
             message = {"type": "workflow.execute", "id": "w", "workflow": "echo", "input": {}}
             ws.send(json.dumps(message))
             deadline = started + CLIENT_TIMEOUT
@@ -246,6 +261,7 @@ class Follower:
 
     api: str
     execution_id: str
+    token: str | None = None
     events: list[SSE] = field(default_factory=list)
     connections: int = 0
     reconnects: Counter[str] = field(default_factory=Counter)  # why it came back
@@ -275,6 +291,8 @@ class Follower:
         with httpx.Client(verify=False, timeout=timeout) as client:
             while time.monotonic() < deadline:
                 headers = {"Last-Event-ID": str(self.seqs[-1])} if self.seqs else {}
+                if self.token:
+                    headers["Authorization"] = f"Bearer {self.token}"
                 try:
                     with client.stream("GET", url, headers=headers) as response:
                         self.connections += 1
