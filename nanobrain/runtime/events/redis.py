@@ -148,7 +148,8 @@ class RedisEventBus(EventBus):
         waiter = asyncio.get_running_loop().create_future()
         self._flushed.append((self._published, waiter))
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), self._flush_timeout)
+            async with asyncio.timeout(self._flush_timeout):
+                await waiter  # cancelled on time-out: the writer skips a waiter that is done
         except TimeoutError:
             raise EventsUnavailable(
                 f"{self._published - self._stored} event(s) not written to Redis within "
