@@ -357,10 +357,13 @@ class ExecutionRunner:
         )
         return False
 
-    async def never_started(self, before: datetime) -> list[ExecutionRecord]:
+    async def never_started(self, before: datetime) -> list[str]:
         return await self.records.repository.never_started(before)
 
-    async def fail_unqueued(self, record: ExecutionRecord, message: str) -> bool:
+    async def fail_unqueued(self, execution_id: str, message: str) -> bool:
+        record = await self.records.repository.get(execution_id)
+        if record is None or record.status is not ExecutionStatus.QUEUED:
+            return False
         error = {"type": "not_queued", "message": message}
         return await self.publisher.finish(record, ExecutionStatus.FAILED, error=error)
 

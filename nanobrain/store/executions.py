@@ -271,11 +271,11 @@ class ExecutionRepository:
             row = result.first()
         return self._open(row) if row is not None else None
 
-    async def never_started(self, before: datetime, limit: int = 500) -> list[ExecutionRecord]:
-        """Executions still `queued` in their first attempt that were created before `before`,
-        oldest first (distributed mode: the candidates for a job that was never pushed)."""
+    async def never_started(self, before: datetime, limit: int = 500) -> list[str]:
+        """The ids of executions still `queued` in their first attempt that were created before
+        `before`, oldest first (distributed mode: the candidates for a job never pushed)."""
         statement = (
-            select(ExecutionRow)
+            select(ExecutionRow.id)
             .where(
                 UNFINISHED,  # literal, as the partial index's own condition: so it is used
                 ExecutionRow.status == ExecutionStatus.QUEUED.value,
@@ -286,8 +286,7 @@ class ExecutionRepository:
             .limit(limit)
         )
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(statement)).all()
-        return [self._open(row) for row in rows]
+            return [str(row) for row in (await connection.scalars(statement)).all()]
 
     async def list(
         self,

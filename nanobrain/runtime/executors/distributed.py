@@ -318,6 +318,7 @@ class DistributedExecutor(Executor):
         self._runner: Runner | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._redis_failed_at = 0.0  # monotonic time this process last saw Redis fail
+        self._next_stranded_check = 0.0  # a few times per `stranded_after`, not every round
 
     async def start(self, runner: Runner) -> None:
         self._runner = runner
@@ -407,19 +408,23 @@ class DistributedExecutor(Executor):
         Their requests were never acknowledged: nobody holds their id, and a client that was
         refused may have sent them again, so they end rather than run late."""
         assert self._runner is not None
+        now = time.monotonic()
+        if now < self._next_stranded_check:
+            return 0
+        self._next_stranded_check = now + max(self._sweep_seconds, self._stranded_after / 4)
+        await self.queue.forget_old_pushes()
         cutoff = utcnow() - timedelta(seconds=self._stranded_after)
         candidates = await self._runner.never_started(cutoff)
         if not candidates:
             return 0
-        pushed = await self.queue.pushed_of([record.id for record in candidates])
+        pushed = await self.queue.pushed_of(candidates)
         failed = 0
-        for record in candidates:
-            if record.id in pushed:
+        for execution_id in candidates:
+            if execution_id in pushed:
                 continue  # waiting in the queue, behind others
-            if await self._runner.fail_unqueued(record, NOT_QUEUED):
+            if await self._runner.fail_unqueued(execution_id, NOT_QUEUED):
                 failed += 1
-                log.warning("execution %s was never queued: failed", record.id)
-        await self.queue.forget_old_pushes()
+                log.warning("execution %s was never queued: failed", execution_id)
         return failed
 
     async def _after_outage(self) -> bool:
