@@ -166,12 +166,10 @@ class Traffic:
             return
         url = f"{self.api}/workflows/{execution_id}/events"
         with client.stream("GET", url) as response:
-            if response.status_code == 200:
+            if response.status_code == 200:  # read for up to 3 s (keep-alives count too)
                 deadline = time.monotonic() + 3
-                for event in read_events(response):
+                for event in read_events(response, until=deadline):
                     if is_final(event) or event.event == "reconnect":
-                        break
-                    if time.monotonic() > deadline:
                         break
             else:
                 response.read()
