@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import random
 import ssl
+import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,9 +75,12 @@ class Traffic:
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
-        for thread in self._workers:
-            thread.join(CLIENT_TIMEOUT * 2)
-            assert not thread.is_alive(), "a client thread is stuck"
+        for thread in self._workers:  # each request ends within its bounds (and `check_answers`
+            thread.join(CLIENT_TIMEOUT * 3)  # says whether it answered within CLIENT_TIMEOUT)
+            if thread.is_alive():
+                frame = sys._current_frames().get(thread.ident or 0)
+                where = "".join(traceback.format_stack(frame)[-8:]) if frame else "?"
+                raise AssertionError(f"a client thread is stuck in:\n{where}")
 
     def between(self, start: float, end: float) -> list[Answer]:
         with self._lock:
@@ -223,7 +228,9 @@ class Traffic:
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         secure = url.startswith("wss://")
-        with connect(url, open_timeout=CLIENT_TIMEOUT, ssl=context if secure else None) as ws:
+        with connect(
+            url, open_timeout=CLIENT_TIMEOUT, close_timeout=2, ssl=context if secure else None
+        ) as ws:
             if self.token:
                 ws.send(json.dumps({"type": "auth", "token": self.token}))
             message = {"type": "workflow.execute", "id": "w", "workflow": "echo", "input": {}}
