@@ -78,7 +78,13 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
 
     async def close() -> None:
         await runtime.executions.stop()
-        await security.close()
+        try:  # bounded, as the records' last flush: the database may not be taking writes
+            await asyncio.wait_for(security.close(), settings.runtime.flush_timeout_seconds)
+        except Exception as exc:
+            log.error(
+                "stopping: audit entries and key usage could not be written (%s)",
+                type(exc).__name__,
+            )
         await runtime.release()
 
     return AppState(

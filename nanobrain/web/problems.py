@@ -12,9 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from nanobrain.runtime.errors import RuntimeProblem
+from nanobrain.store.failures import database_unavailable
 from nanobrain.web.responses import problem
 
 log = logging.getLogger(__name__)
+DATABASE_RETRY_AFTER = "5"
 
 
 class ProblemError(Exception):
@@ -49,12 +51,24 @@ async def problem_for(request: Request, exc: Exception) -> Response:
     if isinstance(exc, ProblemError):
         return problem(exc.status, exc.detail, headers=exc.headers, **exc.extra)
     if isinstance(exc, RuntimeProblem):
-        return problem(exc.status, exc.detail, title=exc.title, **exc.extra)
+        return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
     if isinstance(exc, HTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, detail, headers=dict(exc.headers or {}))
     if isinstance(exc, RequestValidationError):
         return _validation(exc)
+    if database_unavailable(exc):
+        log.error(
+            "%s %s: the database is unavailable (%s)",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return problem(
+            503,
+            "the database is not available at the moment; try again shortly",
+            headers={"Retry-After": DATABASE_RETRY_AFTER},
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "an unexpected error occurred; it has been logged")
 

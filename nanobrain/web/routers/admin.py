@@ -11,7 +11,12 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from nanobrain.core.user import User
-from nanobrain.observability.metrics import EXECUTIONS_ACTIVE, STREAMS_OPEN
+from nanobrain.observability.metrics import (
+    EXECUTIONS_ACTIVE,
+    RECORD_BACKLOG,
+    RECORD_OLDEST_UNWRITTEN,
+    STREAMS_OPEN,
+)
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.deps import require
 from nanobrain.web.openapi import PUBLIC
@@ -43,6 +48,9 @@ async def _checks(state: AppState) -> dict[str, Any]:
             }
         except Exception as exc:
             checks["redis"] = {"status": "down", "error": type(exc).__name__}
+    # The record writer: `down` when changes have waited unwritten too long (the database
+    # refuses writes, or does not answer), though reads may still work.
+    checks["record_writer"] = state.executions.records.check()
     try:
         checks["executor"] = await state.executions.executor.check()
     except Exception as exc:
@@ -84,6 +92,9 @@ async def ready(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     state = app_state(request)
     EXECUTIONS_ACTIVE.set(state.executions.executor.active)
+    records = state.executions.records
+    RECORD_BACKLOG.set(records.backlog)
+    RECORD_OLDEST_UNWRITTEN.set(records.oldest_unwritten_seconds())
     STREAMS_OPEN.set(state.streams)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

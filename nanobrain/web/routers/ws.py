@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.requests import HTTPConnection
@@ -39,6 +38,7 @@ from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import StreamLagged
 from nanobrain.security.policy import READ
 from nanobrain.store.executions import ExecutionRecord
+from nanobrain.web.body import parse_json
 from nanobrain.web.deps import Permission, declares
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import dumps
@@ -50,6 +50,7 @@ from nanobrain.web.streaming import draining_data, lagged_data
 router = APIRouter(tags=["websocket"])
 UNAUTHORIZED, FORBIDDEN, IDLE = 4401, 4403, 4408
 UNSUPPORTED_DATA, RESTARTING, TOO_SLOW = 1003, 1012, 1013
+_REFUSED: Any = object()  # key of a message that `_receive` refused: (status, detail)
 
 
 class Closing(Exception):
@@ -164,10 +165,10 @@ class Socket:
         text = message.get("text")
         if text is None:
             raise Closing(UNSUPPORTED_DATA, "send JSON text frames, not binary")
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            data = None
+        try:  # the body parser's checks: strict JSON, exact integers, nesting, string length
+            data = parse_json(text.encode(), self.state.settings.web_interface.limits, "message")
+        except ProblemError as exc:
+            return {"type": None, _REFUSED: (exc.status, exc.detail)}
         if not isinstance(data, dict):
             return {"type": None, "invalid": True}
         return data
@@ -196,7 +197,8 @@ class Socket:
         }.get(kind if isinstance(kind, str) else "")
         if handler is None:
             detail = "not a JSON object" if message.get("invalid") else f"unknown type {kind!r}"
-            self._spawn(self._error(request_id, 400, detail))
+            status, detail = message.get(_REFUSED, (400, detail))
+            self._spawn(self._error(request_id, status, detail))
             return
         self._spawn(self._guarded(handler, request_id, message))
 
