@@ -43,6 +43,7 @@ from nanobrain.store.failures import database_unavailable
 log = logging.getLogger(__name__)
 BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
+PROBE_SECONDS = 1.0  # while refused, a request that needs durability brings the retry forward
 SUSPECT_STRIKES = 3  # a record that alone fails while others go in is, after this many, refused
 UNWRITABLE = "unwritable_record"
 _JSON_FIELDS = ("input", "output", "error", "artifacts")
@@ -74,10 +75,11 @@ class ExecutionRecords:
         self._urgent = asyncio.Event()  # somebody waits for a commit
         self._flusher: asyncio.Task[None] | None = None
         self._closed = False
-        self._closing = asyncio.Event()
+        self._retry_now = asyncio.Event()  # ends a backoff pause early (closing, or a probe)
         # The writer's health: what `check()`, `/health` and `/metrics` report.
         self._unwritten_since: float | None = None  # oldest change not committed (monotonic)
         self._refused_since: float | None = None  # the database refuses writes since then
+        self._last_attempt = 0.0
         self._refusals = 0  # attempts refused in a row: sets the backoff
         self._last_error: str | None = None
         self._strikes: dict[str, int] = {}
@@ -97,7 +99,7 @@ class ExecutionRecords:
         with contextlib.suppress(StoreUnavailable):
             await self.flush()
         self._closed = True
-        self._closing.set()
+        self._retry_now.set()
         self._wakeup.set()
         self._urgent.set()
         if self._flusher is not None:
@@ -105,7 +107,7 @@ class ExecutionRecords:
             done, _ = await asyncio.wait({self._flusher}, timeout=remaining)
             if not done:  # stuck in a write the database does not answer: we are leaving
                 self._flusher.cancel()
-        unwritten = len(self._dirty) + len(self._writing)
+        unwritten = self.backlog
         if unwritten:
             log.error(
                 "stopping with %d execution record change(s) unwritten: the database refused "
@@ -199,6 +201,10 @@ class ExecutionRecords:
             await self._write(self._take())
             return
         if self._refused_since is not None and self._refusing_for() >= self._flush_timeout:
+            # Refused for long enough to answer at once; but have it tried again soon (at most
+            # once a second), so that a recovered database is noticed before the backoff ends.
+            if time.monotonic() - self._last_attempt >= PROBE_SECONDS:
+                self._retry_now.set()
             raise self._unavailable()
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -243,8 +249,9 @@ class ExecutionRecords:
 
     @property
     def backlog(self) -> int:
-        """Record changes not yet committed."""
-        return len(self._dirty) + len(self._writing)
+        """Records with changes not yet committed."""
+        dirty = self._dirty
+        return len(dirty) + sum(1 for record in self._writing if record.id not in dirty)
 
     def oldest_unwritten_seconds(self) -> float:
         since = self._unwritten_since
@@ -259,6 +266,7 @@ class ExecutionRecords:
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         if batch:
+            self._last_attempt = time.monotonic()
             await self.repository.upsert_many(batch, fenced=self.shared)
 
     async def _flush_forever(self) -> None:
@@ -291,9 +299,12 @@ class ExecutionRecords:
                     waiter.set_result(None)
 
     async def _pause(self) -> None:
-        """Wait out the backoff (ended early by `close`)."""
+        """Wait out the backoff (ended early by `close`, or by a probe from `flush`)."""
+        self._retry_now.clear()
+        if self._closed:
+            return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), self._backoff() or BACKOFF_FIRST_SECONDS)
+            await asyncio.wait_for(self._retry_now.wait(), self._backoff() or BACKOFF_FIRST_SECONDS)
 
     # -- isolating failures --------------------------------------------------------------------
     async def _write_isolated(self, batch: list[ExecutionRecord]) -> bool:
