@@ -457,10 +457,14 @@ class ExecutionRunner:
 
 
 def _dump_output(model: type[BaseModel], result: Any) -> Any:
-    """`model(result).model_dump(mode="json")` without the wrappers around pydantic-core."""
-    return model.__pydantic_serializer__.to_python(
-        model.__pydantic_validator__.validate_python(result), mode="json"
-    )
+    """`model(result).model_dump(mode="json")` without the wrappers around pydantic-core. A
+    value that validates but does not serialize (an unknown object in an `Any`, nesting past
+    pydantic's limit) is `Unencodable`."""
+    validated = model.__pydantic_validator__.validate_python(result)
+    try:
+        return model.__pydantic_serializer__.to_python(validated, mode="json")
+    except (PydanticSerializationError, ValueError, RecursionError) as exc:
+        raise jsoncodec.Unencodable(f"the output cannot be stored or sent: {exc}") from None
 
 
 class _TimedOut(Exception):
@@ -517,8 +521,6 @@ def _unencodable(exc: BaseException) -> str | None:
     while current is not None and seen < 5:
         if isinstance(current, jsoncodec.Unencodable):
             return str(current)
-        if isinstance(current, PydanticSerializationError):
-            return f"the output cannot be stored or sent: {current}"
         current = getattr(current, "orig", None) or current.__cause__
         seen += 1
     return None

@@ -104,13 +104,22 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
 async def _flush_periodically(security: SecurityServices, stopping: asyncio.Event) -> None:
     """Until `stopping` is set; never cancelled, since a write cut off mid-transaction would
     leave its connection holding SQLite's write lock (the final flush would then wait for it)."""
+    failures = 0
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), FLUSH_SECONDS)
         try:
             await security.flush()
-        except Exception:
-            log.exception("could not write the audit log; will retry")
+        except Exception as exc:
+            failures += 1
+            if failures == 1 or failures % 60 == 0:  # a line a minute while the outage lasts
+                log.error(
+                    "could not write the audit log (%s, %d attempt(s)); will retry",
+                    type(exc).__name__,
+                    failures,
+                )
+        else:
+            failures = 0
 
 
 def create_api(settings: Settings, registry: Registry) -> FastAPI:

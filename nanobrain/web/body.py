@@ -56,12 +56,14 @@ def parse_json(raw: bytes, limits: LimitsConfig, what: str = "request body") -> 
     limits: 400 (413 for a string too long) otherwise."""
     if not raw.strip():
         raise ProblemError(400, f"the {what} is empty; send a JSON object")
+    max_depth = limits.max_json_depth
     try:
         value = jsoncodec.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own, past 1024 levels
+            raise ProblemError(400, f"the {what} nests deeper than {max_depth} levels") from exc
         raise ProblemError(400, f"the {what} is not valid JSON: {exc}") from exc
     # Nesting needs a bracket per level: count them in C before walking the value in Python.
-    max_depth = limits.max_json_depth
     if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(value, max_depth) > max_depth:
         raise ProblemError(400, f"the {what} nests deeper than {max_depth} levels")
     # Likewise, no string can be longer than the body that holds it.

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -74,5 +75,8 @@ async def problem_for(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for kind in (ProblemError, RuntimeProblem, HTTPException, RequestValidationError, Exception):
+    # Database errors by name, so that a 503 for an unavailable database is answered like any
+    # problem (the catch-all `Exception` handler answers, then closes the connection).
+    kinds = (ProblemError, RuntimeProblem, HTTPException, RequestValidationError, SQLAlchemyError)
+    for kind in (*kinds, Exception):
         app.add_exception_handler(kind, problem_for)
