@@ -422,3 +422,29 @@ def test_postgresql_stopped_and_started_again_loses_nothing(
         await engine.dispose()
 
     run(scenario())
+
+
+def test_an_audit_entry_postgresql_refuses_does_not_hold_up_the_audit_log() -> None:
+    """A failed sign-in as `a\\x00b` is an audit entry PostgreSQL's text cannot hold."""
+    from nanobrain.security.audit import AuditLog
+    from nanobrain.store.audit import AuditRepository
+
+    with backing("audit") as services:
+
+        async def scenario() -> None:
+            engine = create_engine(services.env["NANOBRAIN_DATABASE_URL"])
+            await upgrade(engine)
+            audit = AuditLog(AuditRepository(engine))
+            for name in ("before", "a\x00b", "after"):
+                audit.record("login", None, actor_name=name, outcome="failure")
+            await asyncio.wait_for(audit.flush(), 10)
+            entries = await AuditRepository(engine).query(action="login")
+            assert {entry["actor"] for entry in entries} == {"before", "a\ufffdb", "after"}
+            altered = next(entry for entry in entries if entry["actor"] == "a\ufffdb")
+            assert altered["detail"] == {"altered_to_store": True}
+            audit.record("login", None, actor_name="later", outcome="failure")
+            await audit.flush()  # nothing left behind to fail again
+            assert len(await AuditRepository(engine).query(action="login")) == 4
+            await engine.dispose()
+
+        run(scenario())

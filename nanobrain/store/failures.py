@@ -31,3 +31,15 @@ def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa.StatementError):
         return False  # a value could not be turned into a parameter
     return isinstance(exc, OSError | TimeoutError | sa.TimeoutError | sa.DisconnectionError)
+
+
+def database_refused_value(exc: BaseException) -> bool:
+    """True when the database refused a value itself (SQLSTATE class 22, data exception: text
+    with a NUL character in PostgreSQL, a string too long for its column, a number out of
+    range): the request that brought the value is at fault, not the server."""
+    if not isinstance(exc, sa.DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    if isinstance(state, str) and state:
+        return state[:2] == "22"
+    return isinstance(exc, sa.DataError)

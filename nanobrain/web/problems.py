@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from nanobrain.runtime.errors import RuntimeProblem
-from nanobrain.store.failures import database_unavailable
+from nanobrain.store.failures import database_refused_value, database_unavailable
 from nanobrain.web.responses import problem
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,24 @@ async def problem_for(request: Request, exc: Exception) -> Response:
             "the database is not available at the moment; try again shortly",
             headers={"Retry-After": DATABASE_RETRY_AFTER},
         )
+    if database_refused_value(exc):
+        where = f"{request.method} {request.url.path}"
+        log.warning("%s: the database refused a value (%s)", where, _first_line(exc))
+        return problem(
+            422,
+            "the request holds a value the database cannot store (such as text with a NUL "
+            "character, or longer than its field allows)",
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "an unexpected error occurred; it has been logged")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's message without the statement and parameters SQLAlchemy appends (which
+    may hold user data or secrets)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def install(app: FastAPI) -> None:

@@ -27,6 +27,7 @@ from mcp.client.streamable_http import streamable_http_client
 from websockets.sync.client import ClientConnection, connect
 
 from tests.support.auth import Accounts, bearer, create_accounts
+from tests.support.backing import backing
 from tests.support.production import Tls, https_client, production_env
 from tests.support.server import FLOWS, Server
 from tests.support.sse import collect
@@ -564,3 +565,58 @@ def test_sigterm_while_users_work_stops_in_time_and_loses_nothing_acknowledged(
                 assert status["error"]["type"] == "interrupted", status
     finally:
         server.kill()
+
+
+def test_values_postgresql_cannot_hold_are_refused_or_fail_alone(tmp_path: Path, tls: Tls) -> None:
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a request bringing one gets a 4xx, a run
+    reporting one fails alone, and the audit log is not held up by a sign-in attempt with one."""
+    with backing("writer_nul") as services:
+        env = {"NANOBRAIN_DATABASE_URL": services.env["NANOBRAIN_DATABASE_URL"]}
+        server = writer_server(tmp_path / "data", tls, **env).start()
+        try:
+            accounts = create_accounts(server.api, verify=tls.context())
+            user, admin = accounts.headers("user"), accounts.headers("admin")
+            with client(server, tls) as http:
+                sign_in = http.post("/auth/login", json={"username": "a\x00b", "password": "p"})
+                assert sign_in.status_code in (401, 422), sign_in.text
+                chat = http.post("/chat", headers=user, json={"message": "a\x00b"})
+                assert chat.status_code == 422, chat.text
+                created = http.post(
+                    "/admin/users",
+                    headers=admin,
+                    json={"username": "x\x00y", "password": "a-long-password", "role": "user"},
+                )
+                assert created.status_code == 422, created.text
+                # JSON holds NUL as an escape: stored and returned exactly.
+                mirrored = execute(http, user, "mirror", True, value="a\x00b")
+                assert mirrored.json()["output"] == "a\x00b"
+                assert history_item(http, user, mirrored.json()["execution_id"])["input"] == {
+                    "value": "a\x00b"
+                }
+                # A progress message the database refuses fails that run, and only that run.
+                run = timed(lambda: execute(http, user, "nul-progress", True, seconds=2))
+                assert run.json()["status"] == "failed", run.json()
+                assert run.json()["error"]["type"] == "unwritable_record"
+                status = final_status(http, user, run.json()["execution_id"], 1)
+                assert status["status"] == "failed"
+                events = collect(
+                    http, f"/workflows/{run.json()['execution_id']}/events", headers=user
+                )
+                assert events[-1].data["data"]["status"] == "failed"
+                assert timed(lambda: execute(http, user, "echo", False)).status_code == 202
+                # The audit log goes on after the sign-in attempt it had to alter.
+                assert (
+                    http.post(
+                        "/auth/login", json={"username": "later", "password": "p"}
+                    ).status_code
+                    == 401
+                )
+
+                def audited() -> bool:
+                    page = http.get("/admin/audit", headers=admin, params={"action": "login"})
+                    return any(entry["actor"] == "later" for entry in page.json()["items"])
+
+                until(audited, 10, "the later sign-in attempt is in the audit log")
+                assert http.get("/health").status_code == 200
+        finally:
+            server.kill()

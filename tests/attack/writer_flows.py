@@ -55,3 +55,11 @@ async def keeper(ctx: Context, message: str) -> str:
     if message == "unstorable":
         ctx.session["handle"] = object()
     return f"counter {ctx.session['counter']}"
+
+
+@workflow(tags=["test"], mode="job")
+async def nul_progress(ctx: Context, seconds: float = 1.0) -> dict[str, Any]:
+    """Reports progress with a NUL character (PostgreSQL's text cannot hold it), then works on."""
+    ctx.progress(0.5, "nul \x00 byte")
+    await asyncio.sleep(seconds)
+    return {"done": True}
