@@ -21,16 +21,22 @@ import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nanobrain.store.database import json_text
+from nanobrain.core import jsoncodec
 from nanobrain.store.models import UTCDateTime
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def sqlite_json(value: Any) -> str | bytes:
-    """A JSON column's value for the driver: its text (`json_text`), as bytes for a bare
-    integer that SQLite's numeric affinity would turn into a float."""
-    text = json_text(value)
+    """A JSON column's value for the driver: its text (`json_text`, inlined: this runs for every
+    JSON column of every row), as bytes for a bare integer that SQLite's numeric affinity would
+    turn into a float."""
+    if value is None:
+        return "null"
+    try:
+        text = orjson.dumps(value, option=jsoncodec.OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        text = jsoncodec.dumps_text(value)
     if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
         return text.encode()
     return text

@@ -78,12 +78,16 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
 
     async def close() -> None:
         await runtime.executions.stop()
-        try:  # bounded, as the records' last flush: the database may not be taking writes
-            await asyncio.wait_for(security.close(), settings.runtime.flush_timeout_seconds)
-        except Exception as exc:
+        # Bounded, as the records' last flush: the database may not be taking writes. A write
+        # it does not answer is left behind, not awaited (cancelling it would wait for it).
+        closing = asyncio.ensure_future(security.close())
+        await asyncio.wait({closing}, timeout=settings.runtime.flush_timeout_seconds)
+        failure = closing.exception() if closing.done() else TimeoutError()
+        if failure is not None:
+            closing.cancel()
             log.error(
                 "stopping: audit entries and key usage could not be written (%s)",
-                type(exc).__name__,
+                type(failure).__name__,
             )
         await runtime.release()
 
