@@ -11,20 +11,18 @@ was being pushed), a full disk as SQLite's `SQLITE_FULL` or `ENOSPC`.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import sqlite3
 import traceback
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sa
 
-from nanobrain.runtime.errors import RuntimeProblem
+from nanobrain.runtime.errors import RuntimeProblem, StoreUnavailable
+from nanobrain.store.failures import database_unavailable
 
-T = TypeVar("T")
 RETRY_AFTER_SECONDS = 2
 DATABASE, REDIS, STORAGE = "database", "redis", "storage"
 
@@ -48,8 +46,15 @@ _SQLITE_OUTAGE = {
     sqlite3.SQLITE_IOERR,
     sqlite3.SQLITE_FULL,
     sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_READONLY,
 }
-_SQLITE_MESSAGES = ("disk is full", "disk i/o error", "database is locked", "unable to open")
+_SQLITE_MESSAGES = (
+    "disk is full",
+    "disk i/o error",
+    "database is locked",
+    "unable to open",
+    "readonly database",
+)
 _NETWORK_ERRNOS = {
     errno.ECONNREFUSED,
     errno.ECONNRESET,
@@ -75,6 +80,7 @@ class Unavailable(RuntimeProblem):
             retry_after=RETRY_AFTER_SECONDS,
         )
         self.dependency = dependency
+        self.headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def unavailable(exc: BaseException) -> str | None:
@@ -94,12 +100,18 @@ def unavailable(exc: BaseException) -> str | None:
 def _classify(exc: BaseException) -> str | None:
     if isinstance(exc, Unavailable):
         return exc.dependency
+    if isinstance(exc, StoreUnavailable):  # the record writer could not write in time
+        return DATABASE
     if isinstance(exc, _REDIS):
         return REDIS
-    if isinstance(exc, (*_POSTGRES, sa.TimeoutError)):  # sa.TimeoutError: no pooled connection
-        return DATABASE
+    if isinstance(exc, (*_POSTGRES, sa.TimeoutError, sa.DisconnectionError)):
+        return DATABASE  # sa.TimeoutError: no pooled connection in time
     if isinstance(exc, sa.DBAPIError):
         if exc.connection_invalidated or _driver_outage(exc.orig):
+            return DATABASE
+        # PostgreSQL names the class of its error: a connection, resources (a full disk),
+        # an operator (shutting down), the system (I/O), a lock or a serialization conflict.
+        if getattr(exc.orig, "sqlstate", None) and database_unavailable(exc):
             return DATABASE
         return None
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
@@ -132,13 +144,3 @@ def _whose(exc: BaseException) -> str | None:
         if "/asyncpg/" in path or "/sqlalchemy/" in path or "/aiosqlite/" in path:
             return DATABASE
     return None
-
-
-async def within(awaitable: Awaitable[T], seconds: float, dependency: str) -> T:
-    """`awaitable`'s result, or `Unavailable(dependency)` if it takes longer than `seconds` (a
-    wait on a service that is out, which would otherwise last as long as the outage)."""
-    try:
-        async with asyncio.timeout(seconds):
-            return await awaitable
-    except TimeoutError:
-        raise Unavailable(dependency) from None

@@ -18,7 +18,14 @@ from nanobrain.core.types import File
 from nanobrain.core.user import User
 from nanobrain.llm.base import LLMProvider
 from nanobrain.runtime.cache import ResultCache, result_key
-from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
+from nanobrain.runtime.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    validation_errors,
+)
 from nanobrain.runtime.events.base import Event, EventBus
 from nanobrain.runtime.executors.base import Executor, Job
 from nanobrain.runtime.files import FileService, can_see_all
@@ -81,6 +88,19 @@ class ExecutionService:
             cache=cache,
             llm=llm,
         )
+        records.on_unwritable = self._unwritable
+        self._stopping: set[asyncio.Task[Any]] = set()
+
+    def _unwritable(self, record: ExecutionRecord, was_final: bool) -> None:
+        """The record writer replaced `record` by its failed outcome (it could not store it):
+        end its event stream the same way, and stop its run if it still goes on."""
+        if was_final:
+            return  # its stream already ended; status and results now tell the failure
+        self.publisher.announce(record)
+        if self.executor.in_process:
+            task = asyncio.get_running_loop().create_task(self.executor.cancel(record.id))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     async def start(self) -> int:
         """Start the pieces; return how many executions a dead process left unfinished.
@@ -147,7 +167,13 @@ class ExecutionService:
             await self._hand_to_workers(record, job)
             return record
         if durable:
-            await self._commit_accepted(record)
+            try:
+                await self.records.flush()
+            except StoreUnavailable:
+                # Refused (503): the run never starts, and its record, written once the database
+                # takes writes again, says so.
+                self._refused(record)
+                raise
         if job is None:  # answered from the cache
             return record
         if not (run_here and await self.executor.run_here(job)):
@@ -158,8 +184,9 @@ class ExecutionService:
         """Distributed: commit the record and its first events (a worker may take the job at
         once, and must find both), then push the job, all within `dependency_timeout`. If the
         database or Redis fails that, the request is refused (503) and the execution does not
-        run: failed at once when its record is committed, else by the stranded-execution sweep
-        once the record is (`DistributedExecutor.settle_stranded`)."""
+        run: its record is failed (by a compare-and-set if it was committed, else with the next
+        batch the database takes; the stranded-execution sweep is the last resort,
+        `DistributedExecutor.settle_stranded`)."""
         stored = asyncio.ensure_future(self.records.flush())
         try:
             async with asyncio.timeout(self.dependency_timeout):
@@ -174,28 +201,28 @@ class ExecutionService:
             )
             if dependency is None:
                 raise
-            if committed and not record.status.final:
-                error = {"type": "unavailable", "message": _refused(dependency)}
+            if not record.status.final:
+                error = {"type": "unavailable", "message": _refusal(dependency)}
                 with contextlib.suppress(Exception):  # else the stranded sweep fails it later
                     async with asyncio.timeout(self.dependency_timeout):
-                        await self.publisher.refuse(record, error)
+                        await self.publisher.refuse(record, error, committed=committed)
+            if isinstance(exc, StoreUnavailable):
+                raise  # with the writer's own Retry-After
             raise Unavailable(dependency) from exc
 
-    async def _commit_accepted(self, record: ExecutionRecord) -> None:
-        """Embedded: wait (at most `dependency_timeout`) for the commit that makes an accepted
-        execution durable; if the database cannot take it (a full disk), the execution is failed
-        before it runs (the record is written so once the database can) and the request is
-        refused (503)."""
-        try:
-            async with asyncio.timeout(self.dependency_timeout):
-                await self.records.flush()
-        except Exception as exc:
-            dependency = unavailable(exc) or ("database" if isinstance(exc, TimeoutError) else None)
-            if dependency is None:
-                raise
-            error = {"type": "unavailable", "message": _refused(dependency)}
-            await self.publisher.finish(record, ExecutionStatus.FAILED, error=error)
-            raise Unavailable(dependency) from exc
+    def _refused(self, record: ExecutionRecord) -> None:
+        if record.status.final:  # already replaced by the writer's own failed outcome
+            return
+        record.transition(ExecutionStatus.FAILED)
+        record.error = {
+            "type": "store_unavailable",
+            "message": "not started: the database was not taking writes, so the request that "
+            "asked for it was refused",
+        }
+        if self.records.shared:  # nobody else knows of it yet: no events, no commit to wait on
+            self.records.touch(record)
+        else:
+            self.publisher.announce(record)
 
     async def run_nested(
         self, runnable: Runnable, raw_input: Any, user: User, *, session_id: str | None = None
@@ -377,7 +404,7 @@ class ExecutionService:
             yield rebuilt
 
 
-def _refused(dependency: str) -> str:
+def _refusal(dependency: str) -> str:
     return f"not run: the {dependency} was unavailable when it was submitted (answered 503)"
 
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from nanobrain.runtime.errors import RuntimeProblem
 from nanobrain.runtime.outages import RETRY_AFTER_SECONDS, Unavailable, unavailable
+from nanobrain.store.failures import database_refused_value
 from nanobrain.web.responses import problem
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,8 @@ async def problem_for(request: Request, exc: Exception) -> Response:
     backing service is out, 500 (logged) for the unexpected."""
     if isinstance(exc, ProblemError):
         return problem(exc.status, exc.detail, headers=exc.headers, **exc.extra)
-    if isinstance(exc, RuntimeProblem) and not isinstance(exc, Unavailable):
-        return problem(exc.status, exc.detail, title=exc.title, **exc.extra)
+    if isinstance(exc, RuntimeProblem):  # Unavailable and StoreUnavailable carry Retry-After
+        return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
     if isinstance(exc, HTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, detail, headers=dict(exc.headers or {}))
@@ -95,12 +96,28 @@ async def problem_for(request: Request, exc: Exception) -> Response:
     described = outage(exc)
     if described is not None:
         return outage_problem(described)
+    if database_refused_value(exc):
+        where = f"{request.method} {request.url.path}"
+        log.warning("%s: the database refused a value (%s)", where, _first_line(exc))
+        return problem(
+            422,
+            "the request holds a value the database cannot store (such as text with a NUL "
+            "character, or longer than its field allows)",
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "an unexpected error occurred; it has been logged")
 
 
+def _first_line(exc: BaseException) -> str:
+    """The driver's message without the statement and parameters SQLAlchemy appends (which
+    may hold user data or secrets)."""
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc)
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 # The families outages come in, handled like the problems (not left to the last-resort handler
-# for `Exception`, which answers and then re-raises, so that the server logs a traceback).
+# for `Exception`, which answers and then closes the connection, and logs a traceback).
 _OUTAGE_FAMILIES = (
     RedisError,
     SQLAlchemyError,

@@ -18,6 +18,7 @@ from tests.support.services import PrivatePostgres, PrivateRedis
 # dependency, a never-queued execution is failed after 5 s, a worker is presumed dead after 3 s.
 FAULT_ENV = {
     "NANOBRAIN_RUNTIME__DEPENDENCY_TIMEOUT_SECONDS": "2",
+    "NANOBRAIN_RUNTIME__FLUSH_TIMEOUT_SECONDS": "2",
     "NANOBRAIN_RUNTIME__STRANDED_AFTER_SECONDS": "5",
     "NANOBRAIN_RUNTIME__HEARTBEAT_SECONDS": "0.5",
     "NANOBRAIN_RUNTIME__WORKER_TIMEOUT_SECONDS": "3",

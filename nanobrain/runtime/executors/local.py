@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 
 from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Job, Runner
+
+log = logging.getLogger(__name__)
 
 
 class Slots:
@@ -76,7 +79,12 @@ class LocalExecutor(Executor):
 
     async def run_here(self, job: Job) -> bool:
         """Run in the calling task when a slot is free now (the caller waits for the outcome
-        anyway: this saves a task and two hand-overs); False leaves it to `submit`."""
+        anyway: this saves a task and two hand-overs); False leaves it to `submit`.
+
+        Two cancellations can reach the task: this executor's (`cancel`, `stop`: one at most,
+        with `job.cancel_reason` set), meant for the execution and taken back here; and the
+        caller's own (the server stopping cuts off the request), which the run records as a
+        shutdown and which the caller then sees."""
         if self._runner is None or self._closing or not self._slots.try_take():
             return False
         task = asyncio.current_task(self._loop)
@@ -89,8 +97,10 @@ class LocalExecutor(Executor):
             self._slots.give()
             self._tasks.pop(job.execution_id, None)
             self._jobs.pop(job.execution_id, None)
-            while task.cancelling():  # a cancel meant for the execution, not for the caller
-                task.uncancel()
+            if job.cancel_reason is not None and task.cancelling():
+                task.uncancel()  # this executor's, for the execution
+        if task.cancelling():
+            raise asyncio.CancelledError  # the caller's own, which the run absorbed
         return True
 
     async def _run(self, job: Job) -> None:
@@ -118,9 +128,9 @@ class LocalExecutor(Executor):
         job = self._jobs.get(execution_id)
         if task is None or job is None or task.done():
             return False
-        if job.cancel_reason is None:
+        if job.cancel_reason is None:  # once: the run is already being interrupted otherwise
             job.cancel_reason = reason
-        task.cancel()
+            task.cancel(reason)
         return True
 
     async def stop(self) -> None:
@@ -133,4 +143,7 @@ class LocalExecutor(Executor):
             self._interrupt(execution_id, SHUTDOWN)
         remaining = list(self._tasks.values())
         if remaining:
-            await asyncio.gather(*remaining, return_exceptions=True)
+            # Bounded: a workflow that swallows its cancellation must not hold the shutdown.
+            _, stuck = await asyncio.wait(remaining, timeout=max(1.0, self._grace))
+            if stuck:
+                log.error("%d execution(s) did not stop when cancelled; leaving them", len(stuck))

@@ -14,7 +14,12 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from nanobrain.core.user import User
-from nanobrain.observability.metrics import EXECUTIONS_ACTIVE, STREAMS_OPEN
+from nanobrain.observability.metrics import (
+    EXECUTIONS_ACTIVE,
+    RECORD_BACKLOG,
+    RECORD_OLDEST_UNWRITTEN,
+    STREAMS_OPEN,
+)
 from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.deps import Permission, declares, require
@@ -50,6 +55,9 @@ async def _checks(state: AppState) -> dict[str, Any]:
             }
         except Exception as exc:
             checks["redis"] = {"status": "down", "error": type(exc).__name__}
+    # The record writer: `down` when changes have waited unwritten too long (the database
+    # refuses writes, or does not answer), though reads may still work.
+    checks["record_writer"] = state.executions.records.check()
     try:
         checks["executor"] = await state.executions.executor.check()
     except Exception as exc:
@@ -127,6 +135,9 @@ class MetricsAccess:
 async def metrics(request: Request, _: None = Depends(MetricsAccess())) -> Response:
     state = app_state(request)
     EXECUTIONS_ACTIVE.set(state.executions.executor.active)
+    records = state.executions.records
+    RECORD_BACKLOG.set(records.backlog)
+    RECORD_OLDEST_UNWRITTEN.set(records.oldest_unwritten_seconds())
     STREAMS_OPEN.set(state.streams)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
