@@ -574,6 +574,9 @@ def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
         return {"type": "file_unreadable", "message": exc.detail}
     if isinstance(exc, ChatUnreadable):
         return {"type": "chat_unreadable", "message": exc.detail}
+    dependency = unavailable(exc)
+    if dependency is not None:  # not the workflow's fault: the run may be tried again
+        return {"type": "unavailable", "message": f"the {dependency} was unavailable: {exc}"}
     if isinstance(exc, RuntimeProblem):
         return {"type": "invalid_input", "message": exc.detail}
     if isinstance(exc, ValidationError):
@@ -584,9 +587,6 @@ def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
             "message": f"{runnable.name} broke its declared types: {exc.error_count()} error(s)",
             "errors": validation_errors(exc),
         }
-    dependency = unavailable(exc)
-    if dependency is not None:  # not the workflow's fault: the run may be tried again
-        return {"type": "unavailable", "message": f"the {dependency} was unavailable: {exc}"}
     log.exception("execution of %s %s failed", runnable.kind, runnable.name, exc_info=exc)
     return {"type": "exception", "message": f"{type(exc).__name__}: {exc}"}
 
