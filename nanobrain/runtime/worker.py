@@ -25,6 +25,7 @@ from nanobrain.runtime import scratch
 from nanobrain.runtime.build import Runtime, build_runtime
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
+from nanobrain.runtime.executors.shares import Reconciler, Turn
 from nanobrain.store.database import upgrade
 
 log = logging.getLogger(__name__)
@@ -109,13 +110,18 @@ class Worker:
         log.info("worker %s stopped", self.name)
 
     async def _execute(self, payload: dict[str, Any]) -> None:
-        """The taskiq task: run one job to a final state (never raises)."""
+        """The taskiq task: run one job to a final state (never raises), once its principal's
+        share allows; else it waits in the principal's line and this worker takes other work."""
         job = job_from_payload(payload)
         task = asyncio.current_task()
         assert task is not None
         self._running[task] = job
         try:
+            if not await self._take_turn(job):
+                return  # parked in its principal's line, or a copy of a job that holds its turn
             try:
+                if job.cancel_reason is not None:  # interrupted while taking its turn
+                    raise asyncio.CancelledError
                 await self.runner.run(job)
             except asyncio.CancelledError:  # interrupted before the runner reached the workflow
                 if job.cancel_reason != HANDOVER:
@@ -124,7 +130,12 @@ class Worker:
             while task.cancelling():  # the cancel was meant for the execution, not for taskiq
                 task.uncancel()
             if job.cancel_reason == HANDOVER:
-                await self.executor.hand_over(job, f"its worker {self.name} shut down")
+                reason = f"its worker {self.name} shut down"
+                await self.executor.hand_over(job, reason, holder=self.name)
+            else:  # a release lost to an error is healed by the heartbeat's reconciliation
+                released = asyncio.ensure_future(self.executor.shares.release(job, self.name))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(released)
         except Exception:
             log.exception("job %s could not be run", job.execution_id)
         finally:
@@ -133,6 +144,31 @@ class Worker:
                 self._idle.set()
             while task.cancelling():
                 task.uncancel()
+
+    async def _take_turn(self, job: Job) -> bool:
+        """True when this worker holds the lease to run `job`. A cancel arriving meanwhile does
+        not cut a decision short (it would leave a lease nobody knows of): it is acted on next,
+        from `job.cancel_reason`. While Redis cannot answer, the job keeps its delivery (taskiq
+        acknowledges it only when this returns) and asks again, unless it was cancelled."""
+        shares = self.executor.shares
+        message = self.executor.queue.encode(job)
+        delay = 0.25
+        while True:
+            decided = asyncio.ensure_future(shares.acquire(job, self.name, message))
+            try:
+                while True:
+                    try:
+                        return await asyncio.shield(decided) is Turn.TAKEN
+                    except asyncio.CancelledError:
+                        if decided.cancelled():
+                            raise
+            except RedisError:
+                if job.cancel_reason is not None:
+                    return False
+                log.exception("asking for a turn for job %s failed; retrying", job.execution_id)
+            with contextlib.suppress(asyncio.CancelledError):  # a cancel: the next round ends it
+                await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def _cancel_for_user(self, execution_id: str) -> None:
         self._interrupt(execution_id, USER_CANCEL)
@@ -145,9 +181,13 @@ class Worker:
                 task.cancel()
 
     async def _beat_forever(self, seconds: float) -> None:
+        leases = Reconciler(self.executor.shares, self.name)
         while True:
             await asyncio.sleep(seconds)
             try:
                 await self.executor.heartbeats.beat(self.name)
+                released = await leases.run_once(list(self._running.values()))
+                if released:
+                    log.warning("released %d lease(s) of jobs no longer running here", released)
             except RedisError:
                 log.exception("heartbeat failed; retrying")
