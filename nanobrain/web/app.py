@@ -47,6 +47,7 @@ from nanobrain.web.routers import (
     ws,
 )
 from nanobrain.web.state import AppState
+from nanobrain.web.stream_caps import StreamCaps
 from nanobrain.web.ui import with_ui
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,18 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     keys cannot serve the stored data."""
     runtime = build_runtime(settings, registry)
     security = build_security(settings, runtime.engine)
+    config = settings.runtime
+    stream_caps = StreamCaps(
+        config.fair_share.stream_limits(),
+        runtime.redis,
+        settings.redis_prefix,
+        beat_seconds=config.heartbeat_seconds,
+        timeout_seconds=config.worker_timeout_seconds,
+    )
 
     async def close() -> None:
         await runtime.executions.stop()
+        await stream_caps.close()
         await security.close()
         await runtime.release()
 
@@ -92,6 +102,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         close=close,
         security=security,
         chat=runtime.chat,
+        stream_caps=stream_caps,
     )
 
 
@@ -124,6 +135,7 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         if swept:
             log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
         state.interrupted_at_start = await state.executions.start()
+        await state.stream_caps.start()
         if state.interrupted_at_start:
             log.warning(
                 "marked %d execution(s) failed: they were unfinished when the server last stopped",

@@ -12,6 +12,7 @@ Every refusal closes with a code and a reason:
 | 4401 | no valid credentials (`?token=`, or a first `{"type": "auth", "token"}` message in time) |
 | 4403 | authenticated, but without the `read` permission |
 | 4408 | idle: no message and no live subscription for `realtime.ws_idle_timeout_seconds` |
+| 4429 | the principal holds its role's share of open streams (`runtime.fair_share.streams`) |
 | 1003 | a binary frame (the protocol is JSON text) |
 | 1009 | a message over the size limit (uvicorn's `ws_max_size`) |
 | 1012 | the server is restarting: reconnect and resume with `subscribe` + `after` |
@@ -35,6 +36,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from nanobrain.core.user import User
+from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import StreamLagged
 from nanobrain.security.policy import READ
@@ -45,10 +47,11 @@ from nanobrain.web.responses import dumps
 from nanobrain.web.routers.workflows import pick_workflow
 from nanobrain.web.schemas import ExecuteRequest
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.stream_caps import UNCOUNTED, TooManyStreams
 from nanobrain.web.streaming import draining_data, lagged_data
 
 router = APIRouter(tags=["websocket"])
-UNAUTHORIZED, FORBIDDEN, IDLE = 4401, 4403, 4408
+UNAUTHORIZED, FORBIDDEN, IDLE, TOO_MANY_STREAMS = 4401, 4403, 4408, 4429
 UNSUPPORTED_DATA, RESTARTING, TOO_SLOW = 1003, 1012, 1013
 
 
@@ -88,8 +91,14 @@ class Socket:
     async def serve(self) -> None:
         await self.ws.accept()
         self.state.stream_opened()
+        slot = UNCOUNTED
         try:
             self.user = await self._authenticate()
+            try:  # counted once its principal is known, before it can start anything
+                slot = await self.state.stream_caps.open(self.user)
+            except TooManyStreams as exc:
+                STREAMS_REFUSED.labels("websocket").inc()
+                raise Closing(TOO_MANY_STREAMS, str(exc)) from None
             await self._ready()
             await self._run()
         except Closing as closing:
@@ -97,6 +106,7 @@ class Socket:
         except WebSocketDisconnect:
             pass
         finally:
+            slot.release()
             self.state.stream_closed()
             for task in self._tasks:
                 task.cancel()
