@@ -133,6 +133,7 @@ class Parked:
 class Shares:
     def __init__(self, redis: Redis, prefix: str, stream: str, limits: Mapping[str, int]):
         self._redis = redis
+        self.prefix = prefix
         self._prefix = f"{prefix}:share"
         self._stream = stream
         self._limits = dict(limits)
