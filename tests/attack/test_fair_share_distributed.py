@@ -5,12 +5,16 @@ run's own PostgreSQL database and Redis prefix."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.attack.fairness import (
     at,
@@ -20,7 +24,7 @@ from tests.attack.fairness import (
     someone_elses_work_is_prompt,
     start,
 )
-from tests.support.auth import Accounts, create_accounts
+from tests.support.auth import Accounts, bearer, create_accounts
 from tests.support.backing import REDIS, Backing, backing
 from tests.support.production import Tls, https_client, production_env
 from tests.support.server import Server, Worker
@@ -36,15 +40,24 @@ def _env(tls: Tls, services: Backing, directory: Path) -> dict[str, str]:
         NANOBRAIN_FILE_STORE=str(directory / "files"),
         NANOBRAIN_RUNTIME__MAX_CONCURRENCY="2",  # per worker
         NANOBRAIN_RUNTIME__FAIR_SHARE__RUNNING__USER="1",
+        NANOBRAIN_RUNTIME__FAIR_SHARE__STREAMS__USER="2",
         NANOBRAIN_RUNTIME__HEARTBEAT_SECONDS="0.5",
         NANOBRAIN_RUNTIME__WORKER_TIMEOUT_SECONDS="2",
     )
 
 
 class Deployment:
-    def __init__(self, directory: Path, env: dict[str, str], services: Backing, workers: int):
+    def __init__(
+        self,
+        directory: Path,
+        env: dict[str, str],
+        services: Backing,
+        workers: int,
+        replicas: int = 1,
+    ):
         self.workers = [Worker(directory, env, name=f"w{i}").start() for i in range(workers)]
-        self.server = Server(directory / "api", env=env).start()
+        self.replicas = [Server(directory / f"api-{i}", env=env).start() for i in range(replicas)]
+        self.server = self.replicas[0]
         self.services = services
 
     def leases(self) -> dict[str, str]:
@@ -65,24 +78,25 @@ class Deployment:
             client.close()
 
     def stop(self) -> None:
-        self.server.kill()
-        for worker in self.workers:
-            worker.kill()
+        for process in [*self.replicas, *self.workers]:
+            process.kill()
 
 
 @pytest.fixture
 def deployment(
     request: pytest.FixtureRequest, tmp_path: Path, tls: Tls
 ) -> Iterator[tuple[Deployment, Accounts]]:
+    workers, replicas = request.param
     with backing("fairshare") as services:
-        started = Deployment(tmp_path, _env(tls, services, tmp_path), services, request.param)
+        env = _env(tls, services, tmp_path)
+        started = Deployment(tmp_path, env, services, workers, replicas)
         try:
             yield started, create_accounts(started.server.api, verify=tls.context())
         finally:
             started.stop()
 
 
-@pytest.mark.parametrize("deployment", [1], indirect=True, ids=["one-worker"])
+@pytest.mark.parametrize("deployment", [(1, 1)], indirect=True, ids=["one-worker"])
 def test_a_user_at_its_share_never_holds_back_another_user(
     deployment: tuple[Deployment, Accounts], tls: Tls
 ) -> None:
@@ -119,7 +133,7 @@ def test_a_user_at_its_share_never_holds_back_another_user(
     assert cluster.leases() == {} and cluster.held() == {}  # every lease came back
 
 
-@pytest.mark.parametrize("deployment", [2], indirect=True, ids=["two-workers"])
+@pytest.mark.parametrize("deployment", [(2, 1)], indirect=True, ids=["two-workers"])
 def test_the_lease_of_a_worker_killed_mid_run_comes_back(
     deployment: tuple[Deployment, Accounts], tls: Tls
 ) -> None:
@@ -148,3 +162,43 @@ def test_the_lease_of_a_worker_killed_mid_run_comes_back(
         assert survivor.process is not None and survivor.process.poll() is None
     assert cluster.leases() == {} and cluster.held() == {}
     assert user_id == accounts.ids["user"]
+
+
+@pytest.mark.parametrize("deployment", [(1, 2)], indirect=True, ids=["two-replicas"])
+def test_open_streams_are_counted_across_replicas(
+    deployment: tuple[Deployment, Accounts], tls: Tls
+) -> None:
+    cluster, accounts = deployment
+    user = accounts.tokens["user"]
+    first, second = (https_client(replica.api, tls) for replica in cluster.replicas)
+    with first, second, contextlib.ExitStack() as held:
+        run = start(first, user, "simulation", {"steps": 600, "step_seconds": 0.1})
+        events = f"/workflows/{run}/events"
+        for _ in range(2):  # the cap (2 per user), both on the first replica
+            assert (
+                held.enter_context(first.stream("GET", events, headers=bearer(user))).status_code
+                == 200
+            )
+        refused = second.get(events, headers=bearer(user))
+        assert refused.status_code == 429, refused.text
+        wss = cluster.replicas[1].api.replace("https://", "wss://") + "/ws"
+        with connect(f"{wss}?token={user}", ssl=tls.context(), open_timeout=10) as socket:
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        # A replica that dies with its streams open takes its count with it once its beats stop.
+        cluster.replicas[0].kill()
+        with contextlib.suppress(httpx.HTTPError):
+            held.close()
+        poll(
+            lambda: _status(second, events, user) == 200,
+            15,
+            0.5,
+            "the closed streams' slots coming back",
+        )
+        second.delete(f"/workflows/{run}/cancel", headers=bearer(user))
+
+
+def _status(client: httpx.Client, path: str, token: str) -> int:
+    with client.stream("GET", path, headers=bearer(token)) as response:
+        return response.status_code
