@@ -1,8 +1,10 @@
 """A `nanobrain worker` process: takes jobs from the queue and runs them through the runner.
 
 It runs at most `max_concurrency` executions at once (taskiq's receiver, acknowledging each job
-after its execution ended), interrupts one when a cancellation for it arrives from any replica,
-beats while alive, and takes its turn settling the jobs of workers that stopped beating.
+after its execution ended), each only with its principal's lease (`executors.shares`: a job whose
+user holds its share is parked in that user's line, and the worker goes on with other work),
+interrupts one when a cancellation for it arrives from any replica, beats while alive, and takes
+its turn settling the jobs of workers that stopped beating.
 """
 
 from __future__ import annotations
@@ -186,8 +188,13 @@ class Worker:
             await asyncio.sleep(seconds)
             try:
                 await self.executor.heartbeats.beat(self.name)
-                released = await leases.run_once(list(self._running.values()))
-                if released:
-                    log.warning("released %d lease(s) of jobs no longer running here", released)
             except RedisError:
                 log.exception("heartbeat failed; retrying")
+                continue
+            try:
+                released = await leases.run_once(list(self._running.values()))
+            except Exception:
+                log.exception("reconciling this worker's leases failed; retrying")
+            else:
+                if released:
+                    log.warning("released %d lease(s) of jobs no longer running here", released)

@@ -39,9 +39,6 @@ class Slots:
         self._held: dict[str, int] = {}  # principal -> slots it holds (absent: none)
         self._lines: dict[str, deque[_Waiter]] = {}  # in rotation order: principals that wait
 
-    def limit(self, role: str) -> int:
-        return self._limits.get(role, UNLIMITED)
-
     def try_take(self, principal: str, role: str) -> bool:
         """Take a slot now if one is free, the principal's limit allows it and none of its own
         executions waits before this one."""
