@@ -23,7 +23,7 @@ from tests.support.ws import receive, send
 
 LONG = {"steps": 40, "step_seconds": 0.1}  # 4 s each, far longer than "prompt"
 PROMPT_SECONDS = 2.0
-BLOCKER = {"steps": 15, "step_seconds": 0.1}
+BLOCKER = {"steps": 30, "step_seconds": 0.1}  # holds both slots while the others queue
 SHORT = {"steps": 4, "step_seconds": 0.1}
 
 
@@ -149,9 +149,9 @@ def test_open_streams_are_capped_per_user_while_others_still_connect(
         assert len(history(client, user, "assistant")) == before
 
         # The WebSocket past the cap is closed with 4429 once the user is known.
-        socket = connect(wss, ssl=tls.context(), open_timeout=10)
-        send(socket, type="auth", token=user)
-        assert _close_code(socket) == 4429
+        with connect(wss, ssl=tls.context(), open_timeout=10) as socket:
+            send(socket, type="auth", token=user)
+            assert _close_code(socket) == 4429
 
         # Another user is not held back, on either transport.
         other_run = start(client, other, "echo", {"message": "hi"})
