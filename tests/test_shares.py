@@ -82,16 +82,22 @@ def test_recovery_hands_a_dead_workers_lease_to_the_job_pushed_again_or_releases
         assert await shares.acquire(job("a1"), "dead", b"m-a1") is Turn.TAKEN
         assert await shares.acquire(job("a2"), "dead", b"m-a2") is Turn.TAKEN
         assert await shares.acquire(job("a3"), "live", b"m-a3") is Turn.PARKED
-        # a1 runs again elsewhere: it keeps its turn, so a3 still waits.
-        assert await shares.hand_back(job("a1"), "dead", again=True)
-        assert await streamed(redis, stream) == []
+        # What the dead worker ran is known from its leases, job and all.
+        leased = await shares.leased_jobs("dead")
+        assert sorted((e, u.id, m) for e, u, m in leased) == [
+            ("a1", "alice", b"m-a1"),
+            ("a2", "alice", b"m-a2"),
+        ]
+        # a1 runs again elsewhere: back on the stream with its turn, so a3 still waits.
+        assert await shares.hand_back(job("a1"), "dead", again=True, message=b"m-a1 again")
+        assert await streamed(redis, stream) == [b"m-a1 again"]
         assert await shares.acquire(job("a1"), "live", b"m-a1") is Turn.TAKEN
         # a2 ended with its worker: its turn goes to a3.
-        assert await shares.hand_back(job("a2"), "dead", again=False)
-        assert await streamed(redis, stream) == [b"m-a3"]
-        # Handing back what another worker holds changes nothing.
-        assert not await shares.hand_back(job("a1"), "dead", again=False)
-        assert await shares.running() == 1
+        assert not await shares.hand_back(job("a2"), "dead", again=False, message=b"")
+        assert await streamed(redis, stream) == [b"m-a1 again", b"m-a3"]
+        # Handing back what another worker holds changes nothing (the caller pushes a copy).
+        assert not await shares.hand_back(job("a1"), "dead", again=True, message=b"m-a1")
+        assert await shares.running() == 1 and await shares.leased_jobs("dead") == []
 
     scenario(test)
 

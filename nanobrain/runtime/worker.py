@@ -119,8 +119,9 @@ class Worker:
         assert task is not None
         self._running[task] = job
         try:
-            if not await self._take_turn(job):
-                return  # parked in its principal's line, or a copy of a job that holds its turn
+            turn = await self._take_turn(job)
+            if turn is Turn.PARKED:
+                return  # waits in its principal's line; this worker takes other work
             try:
                 if job.cancel_reason is not None:  # interrupted while taking its turn
                     raise asyncio.CancelledError
@@ -134,7 +135,7 @@ class Worker:
             if job.cancel_reason == HANDOVER:
                 reason = f"its worker {self.name} shut down"
                 await self.executor.hand_over(job, reason, holder=self.name)
-            else:  # a release lost to an error is healed by the heartbeat's reconciliation
+            elif turn is Turn.TAKEN:  # a lost release is healed by the heartbeat's reconciliation
                 released = asyncio.ensure_future(self.executor.shares.release(job, self.name))
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.shield(released)
@@ -147,11 +148,14 @@ class Worker:
             while task.cancelling():
                 task.uncancel()
 
-    async def _take_turn(self, job: Job) -> bool:
-        """True when this worker holds the lease to run `job`. A cancel arriving meanwhile does
-        not cut a decision short (it would leave a lease nobody knows of): it is acted on next,
-        from `job.cancel_reason`. While Redis cannot answer, the job keeps its delivery (taskiq
-        acknowledges it only when this returns) and asks again, unless it was cancelled."""
+    async def _take_turn(self, job: Job) -> Turn:
+        """Whether this worker runs `job` under its principal's lease (TAKEN), leaves it in line
+        (PARKED), or runs a copy of an execution another delivery holds the lease for
+        (DUPLICATE: without a lease, the claim decides, as for any job delivered twice). A
+        cancel arriving meanwhile does not cut a decision short (it would leave a lease nobody
+        knows of): it is acted on next, from `job.cancel_reason`. While Redis cannot answer, the
+        job keeps its delivery (taskiq acknowledges it only when this returns) and asks again;
+        a cancelled one is left to its cancellation."""
         shares = self.executor.shares
         message = self.executor.queue.encode(job)
         delay = 0.25
@@ -160,13 +164,13 @@ class Worker:
             try:
                 while True:
                     try:
-                        return await asyncio.shield(decided) is Turn.TAKEN
+                        return await asyncio.shield(decided)
                     except asyncio.CancelledError:
                         if decided.cancelled():
                             raise
             except RedisError:
                 if job.cancel_reason is not None:
-                    return False
+                    return Turn.PARKED  # nothing to run: acknowledged, its record is settled
                 log.exception("asking for a turn for job %s failed; retrying", job.execution_id)
             with contextlib.suppress(asyncio.CancelledError):  # a cancel: the next round ends it
                 await asyncio.sleep(delay)

@@ -170,6 +170,13 @@ class JobQueue:
         )
         return self.broker.formatter.dumps(message).message
 
+    def decode(self, message: bytes) -> Job | None:
+        """A job as `encode` made it (None: not one)."""
+        try:
+            return job_from_payload(self.broker.formatter.loads(message).args[0])
+        except Exception:
+            return None
+
     async def backlog(self) -> tuple[int, int, int, int]:
         """(Redis time in ms, jobs not yet delivered, delivered and not acknowledged, when the
         first undelivered one was pushed in ms or -1)."""
@@ -316,6 +323,7 @@ class DistributedExecutor(Executor):
                     await self.hand_over(job, reason, holder=worker)
                 await self.queue.ack(message_id)
                 settled += 1
+            settled += await self._recover_leases(worker, reason)
             await self.queue.forget(worker)
             await self.heartbeats.forget(worker)
         await self.queue.trim()
@@ -326,12 +334,27 @@ class DistributedExecutor(Executor):
         for another worker if its workflow is retry-safe and has attempts left, else ended
         (cancelled if that was asked for, or failed with the reason). The job is pushed again
         before its delivery is acknowledged, so a crash in between duplicates it (the claim then
-        refuses the copy) rather than losing it; its principal's lease goes with it (the turn is
-        kept for the job pushed again) or is released."""
+        refuses the copy) rather than losing it. The worker's lease goes with it: pushed again
+        together with the job as its reserved turn, or released."""
         again = await self._settle(job, reason)
-        await self.shares.hand_back(job, holder, again=again)
-        if again:
+        message = self.queue.encode(job)
+        if not await self.shares.hand_back(job, holder, again=again, message=message) and again:
             await self.queue.push(job)
+
+    async def _recover_leases(self, worker: str, reason: str) -> int:
+        """The jobs a dead worker still held leases for once its pending deliveries are settled:
+        deliveries it went on with after recovery had already taken their pending entries (it
+        was presumed dead while still alive)."""
+        settled = 0
+        for execution_id, user, message in await self.shares.leased_jobs(worker):
+            job = self.queue.decode(message) if message is not None else None
+            if job is None or job.execution_id != execution_id:  # unreadable: free its turn
+                job = Job(execution_id, "", "", {}, user)
+                await self.shares.hand_back(job, worker, again=False, message=b"")
+            else:
+                await self.hand_over(job, reason, holder=worker)
+            settled += 1
+        return settled
 
     async def _settle(self, job: Job, reason: str) -> bool:
         assert self._runner is not None

@@ -14,12 +14,16 @@ The Lua scripts below make every step atomic across all workers and replicas:
   stream again, behind everyone else's queued jobs. So users at their share take turns with the
   rest: a user's waiting jobs re-enter the shared queue one per finished job, never all at once.
 - `hand_back` (recovery): the lease of a worker that died (or is shutting down) either becomes the
-  reservation of the job pushed again, or is released.
+  reservation of the job put back on the stream in the same step, or is released.
 
-A job delivered while its execution already holds a lease is a duplicate: it is dropped (the
-lease holder, or recovery if that worker dies, settles the execution). Every worker also
-reconciles its own leases with the jobs it really runs, so a release lost to a Redis error heals
-within two heartbeats.
+A lease keeps the job it was granted for, so recovery finds what a dead worker ran from its
+leases as well as from its pending deliveries (a worker presumed dead while still alive may go on
+with deliveries whose pending entries recovery already removed). A job delivered while its
+execution holds a lease is a duplicate: it runs without a lease and the claim decides, as for any
+job delivered twice (the lease holder may have lost the execution to recovery meanwhile); the
+share may then be passed by one for a moment, but nothing waits on a lease that runs nothing.
+Every worker also reconciles its own leases with the jobs it really runs, so a release lost to a
+Redis error heals within two heartbeats.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ NO_LIMIT = -1
 
 # KEYS: 1 held (user -> leases + reservations), 2 leases (execution -> "holder user role"),
 # 3 reserved (execution -> user), 4 parked index (execution -> parked at, ms), 5 the user's line,
-# 6 the job stream. Passing turns on: the head of the line is reserved and streamed again.
+# 6 the job stream, 7 leased jobs (execution -> the job as the stream carries it).
+# Passing turns on: the head of the line is reserved and streamed again.
 _UNPARK = """
 local function unpark(user, limit)
   local held = tonumber(redis.call('HGET', KEYS[1], user) or '0')
@@ -57,9 +62,17 @@ end
 local function drop_one(user)
   if redis.call('HINCRBY', KEYS[1], user, -1) <= 0 then redis.call('HDEL', KEYS[1], user) end
 end
+local function lease(id, value, message)
+  redis.call('HSET', KEYS[2], id, value)
+  redis.call('HSET', KEYS[7], id, message)
+end
+local function unlease(id)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[7], id)
+end
 """
 
-# ARGV: user, execution, lease ("holder user role"), limit, line entry ("execution\\n<message>").
+# ARGV: user, execution, lease ("holder user role"), limit, the job as the stream carries it.
 # Returns 1 granted, 0 parked, 2 a duplicate of an execution that holds a lease.
 _ACQUIRE = (
     _UNPARK
@@ -67,17 +80,17 @@ _ACQUIRE = (
 local user, id, limit = ARGV[1], ARGV[2], tonumber(ARGV[4])
 if redis.call('HEXISTS', KEYS[2], id) == 1 then return 2 end
 if redis.call('HDEL', KEYS[3], id) == 1 then
-  redis.call('HSET', KEYS[2], id, ARGV[3])
+  lease(id, ARGV[3], ARGV[5])
   return 1
 end
 local held = tonumber(redis.call('HGET', KEYS[1], user) or '0')
 if (limit < 0 or held < limit) and redis.call('LLEN', KEYS[5]) == 0 then
   redis.call('HINCRBY', KEYS[1], user, 1)
-  redis.call('HSET', KEYS[2], id, ARGV[3])
+  lease(id, ARGV[3], ARGV[5])
   return 1
 end
 local t = redis.call('TIME')
-redis.call('RPUSH', KEYS[5], ARGV[5])
+redis.call('RPUSH', KEYS[5], id .. '\\n' .. ARGV[5])
 redis.call('ZADD', KEYS[4], 'NX', t[1] * 1000 + math.floor(t[2] / 1000), id)
 unpark(user, limit)  -- a share left free (its limit was raised) passes on, in order
 return 0
@@ -90,22 +103,25 @@ _RELEASE = (
     + """
 local user, id = ARGV[1], ARGV[2]
 if redis.call('HGET', KEYS[2], id) ~= ARGV[3] then return 0 end
-redis.call('HDEL', KEYS[2], id)
+unlease(id)
 drop_one(user)
 unpark(user, tonumber(ARGV[4]))
 return 1
 """
 )
 
-# ARGV: user, execution, lease, limit, again ('1': the job is pushed again and keeps its turn).
+# ARGV: user, execution, lease, limit, again ('1': the job runs again and keeps its turn), the
+# job as the stream carries it. Returns 1 when it put the job back on the stream itself (with
+# its turn, in the same step: nothing can come between), else 0.
 _HAND_BACK = (
     _UNPARK
     + """
 local user, id, again = ARGV[1], ARGV[2], ARGV[5] == '1'
 if redis.call('HGET', KEYS[2], id) == ARGV[3] then
-  redis.call('HDEL', KEYS[2], id)
+  unlease(id)
   if again then
     redis.call('HSET', KEYS[3], id, user)
+    redis.call('XADD', KEYS[6], '*', 'data', ARGV[6])
     return 1
   end
 elseif again or redis.call('HDEL', KEYS[3], id) == 0 then
@@ -113,15 +129,15 @@ elseif again or redis.call('HDEL', KEYS[3], id) == 0 then
 end
 drop_one(user)
 unpark(user, tonumber(ARGV[4]))
-return 1
+return 0
 """
 )
 
 
 class Turn(enum.Enum):
     TAKEN = 1  # run it
-    PARKED = 0  # waits in its principal's line; acknowledge the delivery
-    DUPLICATE = 2  # its execution holds a lease elsewhere; acknowledge the delivery
+    PARKED = 0  # waits in its principal's line: acknowledge the delivery
+    DUPLICATE = 2  # its execution holds a lease elsewhere: run without one, the claim decides
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +157,7 @@ class Shares:
         self.leases_key = f"{self._prefix}:leases"
         self.reserved_key = f"{self._prefix}:reserved"
         self.parked_key = f"{self._prefix}:parked"
+        self.jobs_key = f"{self._prefix}:jobs"
         self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
         self._hand_back = redis.register_script(_HAND_BACK)
@@ -159,19 +176,20 @@ class Shares:
             self.parked_key,
             self.line_key(user_id),
             self._stream,
+            self.jobs_key,
         ]
 
     async def acquire(self, job: Job, holder: str, message: bytes) -> Turn:
-        """A lease for `job` held by worker `holder`, or its place in line. `message` is the
-        job as the stream carries it, kept in line until the job's turn comes."""
+        """A lease for `job` held by worker `holder`, or its place in line. `message` is the job
+        as the stream carries it: kept in line until the job's turn comes, and with the lease
+        until it is released, so recovery can run it again whatever happened to its delivery."""
         user = job.user
-        entry = job.execution_id.encode() + b"\n" + message
         args: list[str | int | bytes] = [
             user.id,
             job.execution_id,
             _lease(holder, user),
             self.limit(user.role),
-            entry,
+            message,
         ]
         return Turn(int(await self._acquire(keys=self._keys(user.id), args=args)))
 
@@ -186,19 +204,33 @@ class Shares:
         ]
         return bool(await self._release(keys=self._keys(user.id), args=args))
 
-    async def hand_back(self, job: Job, holder: str, *, again: bool) -> bool:
-        """`holder` will not finish `job`: its lease becomes the reservation of the job pushed
-        `again`, or is released. Also settles a reservation whose delivery was lost."""
+    async def hand_back(self, job: Job, holder: str, *, again: bool, message: bytes) -> bool:
+        """`holder` will not finish `job`: the job to run `again` (`message`) goes back on the
+        stream with its lease as its reserved turn, or the lease is released. Also releases a
+        reservation whose delivery was lost. True when the job went back on the stream here;
+        False leaves pushing it again (if `again`) to the caller."""
         user = job.user
-        lease = _lease(holder, user)
-        args: list[str | int] = [
+        args: list[str | int | bytes] = [
             user.id,
             job.execution_id,
-            lease,
+            _lease(holder, user),
             self.limit(user.role),
             "1" if again else "0",
+            message,
         ]
         return bool(await self._hand_back(keys=self._keys(user.id), args=args))
+
+    async def leased_jobs(self, holder: str) -> list[tuple[str, User, bytes | None]]:
+        """(execution, principal, the job as the stream carries it) of each lease `holder`
+        holds: what a dead worker was running, whatever became of its deliveries."""
+        held = await self.held_by(holder)
+        if not held:
+            return []
+        messages = await self._redis.hmget(self.jobs_key, list(held))
+        return [
+            (execution, user, message if isinstance(message, bytes) else None)
+            for (execution, user), message in zip(held.items(), messages, strict=True)
+        ]
 
     async def held_by(self, holder: str) -> dict[str, User]:
         """Execution -> principal of the leases `holder` holds."""
