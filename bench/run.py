@@ -51,8 +51,9 @@ TARGET = 0.40  # no-op execute: NanoBrain throughput / bare Starlette throughput
 UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
 NANOBRAIN_ENV = {
     "NANOBRAIN_WEB_INTERFACE__MONITORING__LOG_LEVEL": "warning",
-    # `serve` turns uvicorn's access log on when debug is true; off here, as --no-access-log.
     "NANOBRAIN_WEB_INTERFACE__SERVER_CONFIG__DEBUG": "false",
+    # NanoBrain's own access log (INFO, so already silent at warning): off, as --no-access-log.
+    "NANOBRAIN_WEB_INTERFACE__MONITORING__ACCESS_LOG": "false",
 }
 SCENARIOS = {"execute": "no-op execute", "events": f"event stream ({EVENTS} events)"}
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from nanobrain.config import ConfigError, Settings, load_settings
 from nanobrain.core.errors import RegistrationError
 from nanobrain.core.registry import Registry, discover
+from nanobrain.store.private import private_directory
 
 if TYPE_CHECKING:
     from nanobrain.security.keyring import KeyRing
@@ -81,17 +82,20 @@ def _check_exposure(settings: Settings) -> None:
     if settings.web_interface.auth_config.enabled:
         return
     host = server.host
-    loopback = host == "localhost"
-    if not loopback:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-    if not loopback:
+    if not _is_loopback(host):
         raise _fail(
             f"web_interface.server_config.host is {host!r} but web_interface.auth_config.enabled "
             "is false: without authentication NanoBrain only listens on a loopback address"
         )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_production(settings: Settings) -> None:
@@ -115,10 +119,9 @@ def _check_storage(settings: Settings) -> None:
 
 
 def _configure_logging(settings: Settings) -> None:
-    level = settings.web_interface.monitoring.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiosqlite", "asyncio", "multipart", "python_multipart", "sse_starlette"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
+    from nanobrain.observability.logs import configure_logging
+
+    configure_logging(settings.web_interface.monitoring.log_level)
 
 
 @app.command()
@@ -164,7 +167,13 @@ def serve(
         "loop": "uvloop",
         "http": "httptools",
         "log_level": settings.web_interface.monitoring.log_level,
-        "access_log": settings.web_interface.server_config.debug,
+        # Logging as `_configure_logging` set it up; NanoBrain's access log replaces uvicorn's.
+        "log_config": None,
+        "access_log": False,
+        # X-Forwarded-* are believed from the configured proxies only (uvicorn's default
+        # would believe any loopback peer).
+        "proxy_headers": bool(server.forwarded_allow_ips),
+        "forwarded_allow_ips": server.forwarded_allow_ips,
         "timeout_graceful_shutdown": settings.runtime.shutdown_grace_seconds + 5,
         "ws_max_size": settings.web_interface.limits.max_body_bytes,
         **ssl_options,
@@ -199,6 +208,7 @@ def app_from_environment() -> Any:
     from nanobrain.web.app import create_app
 
     settings = load_settings()
+    _configure_logging(settings)  # a fresh process: the parent's set-up is not inherited
     targets = json.loads(os.environ.get(TARGETS_ENV, "[]"))
     return create_app(settings, discover(targets or settings.workflows or DEFAULT_TARGETS))
 
@@ -230,10 +240,21 @@ def worker(
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
     if settings.redis_url is None:
         raise _fail("a worker takes jobs from Redis: set redis_url (or NANOBRAIN_REDIS_URL)")
+    if (
+        metrics_port is not None
+        and not _is_loopback(metrics_host)
+        and settings.web_interface.auth_config.enabled
+        and settings.web_interface.monitoring.metrics_token is None
+    ):
+        raise _fail(
+            f"--metrics-host {metrics_host} serves the metrics beyond this machine: set "
+            "web_interface.monitoring.metrics_token (NANOBRAIN_METRICS_TOKEN in production) so "
+            "that only Prometheus, with that token, can read them"
+        )
     registry = _registry(targets, settings)
     _configure_logging(settings)
     logging.getLogger("taskiq").setLevel(logging.WARNING)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     metrics = (metrics_host, metrics_port) if metrics_port is not None else None
     process = Worker(settings, registry, name, metrics=metrics)
     console.print(
@@ -315,7 +336,7 @@ async def _run_once(
     from nanobrain.store.database import upgrade
     from nanobrain.web.app import build_state
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     state = build_state(settings, registry)
     await upgrade(state.engine)
     await state.executions.start()
@@ -371,7 +392,7 @@ def db_upgrade(
     from nanobrain.store.database import create_engine, upgrade
 
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
 
     async def migrate() -> None:
         engine = create_engine(settings.resolved_database_url)
@@ -403,7 +424,7 @@ def users_create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     user_id = asyncio.run(_create_user(settings, username, password, role))
     console.print(f"created user {username!r} ({role}) with id {user_id}")
 
@@ -448,7 +469,7 @@ def keys_rotate(
             "storage.encryption_keys is empty: put the new key first in it "
             "(`nanobrain keys generate` makes one)"
         )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
     failed = False
     for report in asyncio.run(_rotate(settings, ring)):
         console.print(

@@ -80,6 +80,22 @@ class ServerConfig(_Model):
     debug: bool
     reload: bool = False
     root_path: str = ""
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks
+    # such as 10.0.0.0/8; "*" for any peer). Empty: none, the peer's address is the client's.
+    forwarded_allow_ips: list[str] = []
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        for value in values:
+            if value != "*":
+                try:
+                    ipaddress.ip_network(value, strict=False)
+                except ValueError:
+                    raise ValueError(f"{value!r} is not an IP address or network") from None
+        return values
 
 
 Role = Literal["admin", "developer", "user", "guest"]
@@ -155,6 +171,7 @@ class AuthConfig(_Model):
     issuer: str = "nanobrain"
     audience: str = "nanobrain"
     credential_cache_seconds: float = Field(default=5, ge=0)
+    max_api_keys_per_user: int = Field(default=25, ge=1)  # active keys; one more: 409
     oidc_providers: dict[str, OidcProviderConfig] = {}
     bearer_issuers: list[BearerIssuerConfig] = []
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
@@ -201,6 +218,15 @@ class MonitoringConfig(_Model):
     alerting: bool = False
     log_level: str = "info"
     log_format: Literal["console", "json"] = "console"
+    access_log: bool = True  # one line per request and WebSocket session, at INFO
+    # Prometheus may scrape /metrics with `Authorization: Bearer <metrics_token>`; without it,
+    # only an admin may (with auth disabled, as in development, everyone is admin).
+    metrics_token: SecretStr | None = None
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class LimitsConfig(_Model):
@@ -284,6 +310,8 @@ class RealtimeConfig(_Model):
     ws_idle_timeout_seconds: float = Field(default=300, gt=0)
     ws_auth_timeout_seconds: float = Field(default=10, gt=0)
     ws_max_subscriptions: int = Field(default=64, ge=1)
+    # How often an open socket's principal is checked again (each delivered batch is too).
+    ws_recheck_seconds: float = Field(default=2, gt=0)
     drain_seconds: float = Field(default=2, ge=0)
 
 

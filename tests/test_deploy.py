@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from nanobrain.config import load_settings
 from tests.support.cluster import PROXY_RULES
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
@@ -111,3 +112,34 @@ def test_the_nginx_config_is_accepted_by_nginx(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
     rules = PROXY_RULES.read_text()
     assert "proxy_buffering off" in rules and "Upgrade $http_upgrade" in rules
+
+
+def test_the_manifests_configure_the_proxy_trust_and_the_metrics_token() -> None:
+    """The replicas believe X-Forwarded-For from the Ingress' pods only, and Prometheus scrapes
+    the API and the workers with the metrics token from the Secret."""
+    environment = {
+        **resource("ConfigMap", "nanobrain")["data"],
+        **resource("Secret", "nanobrain")["stringData"],
+    }
+    settings = load_settings(environ=environment)
+    assert settings.profile == "production"
+    assert settings.web_interface.server_config.forwarded_allow_ips
+    assert "*" not in settings.web_interface.server_config.forwarded_allow_ips
+    assert settings.web_interface.monitoring.metrics_token is not None
+    worker = resource("Deployment", "nanobrain-worker")["spec"]["template"]
+    assert "prometheus.io/scrape" not in worker["metadata"].get("annotations", {})
+    probe = worker["spec"]["containers"][0]["livenessProbe"]["httpGet"]
+    assert probe == {"path": "/health/live", "port": "metrics"}, "answered without the token"
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert jobs["nanobrain-api"]["metrics_path"] == "/api/v1/metrics"
+    assert jobs["nanobrain-worker"]["metrics_path"] == "/metrics"
+    for job in jobs.values():
+        assert job["authorization"]["type"] == "Bearer"
+        assert job["authorization"]["credentials_file"].endswith("/NANOBRAIN_METRICS_TOKEN")
+
+
+def test_nginx_passes_on_the_address_it_saw_not_the_one_the_client_wrote() -> None:
+    rules = PROXY_RULES.read_text()
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in rules
+    assert "$proxy_add_x_forwarded_for" not in rules

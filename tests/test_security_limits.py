@@ -19,7 +19,8 @@ from tests.test_discovery import run_cli
 
 
 def from_address(address: str) -> dict[str, str]:
-    """uvicorn takes the client address from X-Forwarded-For when the peer is loopback."""
+    """As a proxy says it: the `limited` server believes X-Forwarded-For from loopback, where its
+    configured proxy (`server_config.forwarded_allow_ips`) is."""
     return {"X-Forwarded-For": address}
 
 
@@ -31,6 +32,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {"read": "5/minute", "auth": "6/minute"}
         ),
         NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__LOGIN_THROTTLE__PER_MINUTE="3",
+        NANOBRAIN_WEB_INTERFACE__SERVER_CONFIG__FORWARDED_ALLOW_IPS="127.0.0.1",
     )
     server = Server(tmp_path_factory.mktemp("limited"), env=env).start()
     yield server

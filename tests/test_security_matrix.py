@@ -1,5 +1,6 @@
 """Authorization, as an attacker probes it: every route of the app (read from its route table,
-so a new route is covered the day it is added) against every kind of caller."""
+so a new route is covered the day it is added), every WebSocket message type (read from the
+protocol's models) and every MCP method, against every kind of caller."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from nanobrain.core.registry import discover
 from nanobrain.security.policy import ROLE_PERMISSIONS
 from nanobrain.web.app import API_PREFIX, ROUTERS, create_api
 from nanobrain.web.deps import Permission, declared_permission
+from nanobrain.web.mcp import MCPApp
 from nanobrain.web.routers import openai_compat
+from nanobrain.web.ws_messages import MESSAGES
 from tests.support.auth import JWT_SECRET, Accounts, bearer, forge
 from tests.support.server import FLOWS, Server
 from tests.support.ws import open_socket, receive, send
@@ -73,14 +76,37 @@ def route_table() -> list[Endpoint]:
     return endpoints
 
 
-ENDPOINTS = route_table()
-# Routes anyone may call: health and metrics (for probes and scrapers), the API description,
-# and signing in. Any other public route is a hole until it is listed here on purpose.
+def protocol_rows() -> list[Endpoint]:
+    """What transports that carry several actions do per action: each WebSocket message type
+    (its model names its permission) and each MCP method."""
+    rows = [
+        Endpoint("WS", f"{API_PREFIX}/ws {kind}", model.permission)
+        for kind, model in MESSAGES.items()
+        if kind != "auth"  # establishes the principal: every caller may send it
+    ]
+    mcp = declared_permission(MCPApp)
+    return rows + [Endpoint("MCP", f"/mcp {method}", mcp) for method in MCP_CALLS]
+
+
+MCP_CALLS: dict[str, dict[str, Any]] = {
+    "tools/list": {},
+    "tools/call": {"name": "echo", "arguments": {"message": "hi"}},
+}
+WS_MESSAGES: dict[str, dict[str, Any]] = {
+    "ping": {},
+    "workflow.execute": {"workflow": "echo", "input": {"message": "hi"}},
+    "chat.message": {"content": "hi", "workflow": "parrot"},
+    "subscribe": {"execution_id": MISSING_ID},
+    "cancel": {"execution_id": MISSING_ID},
+}
+ENDPOINTS = route_table() + protocol_rows()
+# Routes anyone may call: health (for probes), the API description, and signing in (metrics need
+# an admin or the scrape token). Any other public route is a hole until it is listed here on
+# purpose.
 PUBLIC = {
     "GET /api/v1/health",
     "GET /api/v1/health/live",
     "GET /api/v1/health/ready",
-    "GET /api/v1/metrics",
     "GET /api/v1/openapi.json",
     "GET /api/docs",
     "GET /docs/oauth2-redirect",
@@ -125,9 +151,46 @@ def _socket(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> _Ans
             )
 
 
+def _message(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> _Answer:
+    """One WebSocket message: 200 if it was acted on, the `error`'s status if it was refused,
+    or the close code (as 401/403) when the socket itself was refused."""
+    credential = headers.get("X-API-Key") or headers.get("Authorization", "").removeprefix(
+        "Bearer "
+    )
+    kind = endpoint.path.split(" ")[1]
+    with open_socket(server.api, credential or None) as ws:
+        try:
+            if not credential:
+                send(ws, type="ping")  # not an auth message: refused
+            assert receive(ws)["type"] == "ready"
+            send(ws, type=kind, id="probe", **WS_MESSAGES[kind])
+            reply = receive(ws)
+            status = reply["data"]["status"] if reply["type"] == "error" else 200
+            return _Answer(status, str(reply))
+        except ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else 1006
+            return _Answer(
+                {4401: 401, 4403: 403}.get(code, code), closed.rcvd.reason if closed.rcvd else ""
+            )
+
+
+def _mcp(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> httpx.Response:
+    method = endpoint.path.split(" ")[1]
+    return httpx.post(
+        f"{server.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": method, "params": MCP_CALLS[method]},
+        headers={**headers, "Accept": "application/json, text/event-stream"},
+        timeout=30,
+    )
+
+
 def call(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> Any:
     if endpoint.method == "WEBSOCKET":
         return _socket(server, endpoint, headers)
+    if endpoint.method == "WS":
+        return _message(server, endpoint, headers)
+    if endpoint.method == "MCP":
+        return _mcp(server, endpoint, headers)
     url = server.url + concrete(endpoint.path)
     body = {"json": {}} if endpoint.method in ("POST", "PUT", "PATCH") else {}
     return httpx.request(endpoint.method, url, headers=headers, timeout=30, **body)
@@ -136,7 +199,10 @@ def call(server: Server, endpoint: Endpoint, headers: dict[str, str]) -> Any:
 def test_the_table_is_complete_and_every_route_declares_who_may_call_it() -> None:
     paths = {endpoint.path for endpoint in ENDPOINTS}
     assert {"/api/v1/workflows/execute", "/api/v1/admin/users", "/api/v1/admin/audit"} <= paths
-    assert {"/api/v1/ws", "/v1/chat/completions", "/mcp"} <= paths
+    assert {"/api/v1/ws", "/v1/chat/completions", "/v1/models", "/mcp"} <= paths
+    assert {f"/api/v1/ws {kind}" for kind in WS_MESSAGES} <= paths
+    assert set(MESSAGES) == {*WS_MESSAGES, "auth"}  # a new message type needs a row here
+    assert {"/mcp tools/list", "/mcp tools/call"} <= paths
     assert all(
         e.path.startswith((API_PREFIX, "/api/docs", "/docs", "/v1/", "/mcp")) for e in ENDPOINTS
     )

@@ -453,3 +453,29 @@ def test_a_user_without_admin_permission_sees_no_admin_pages(
         expect(page.get_by_role("heading", name="Administration")).to_have_count(0)
     finally:
         page.context.close()
+
+
+def test_signed_in_chat_authenticates_its_socket_with_a_message_not_the_url(
+    browser: Browser, auth_server: Server
+) -> None:
+    page = open_page(browser, auth_server.url)
+    try:
+        page.goto("/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(ADMIN_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator(".workflow-card").first).to_be_visible()
+        page.goto("/chat")
+        expect(page.locator(".connection")).to_have_attribute("data-state", "live")
+        page.get_by_label("Message").fill("Reverse complement of ATGC, please")
+        page.get_by_label("Message").press("Enter")
+        expect(page.locator('.message[data-role="assistant"]:not([data-streaming])')).to_have_count(
+            1
+        )
+    finally:
+        page.context.close()  # the socket closes: its access log line is written
+    deadline = time.monotonic() + 10
+    while '"WEBSOCKET /api/v1/ws' not in auth_server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sessions = [line for line in auth_server.log().splitlines() if '"WEBSOCKET ' in line]
+    assert sessions and all('"WEBSOCKET /api/v1/ws" 101 ' in line for line in sessions), sessions

@@ -16,6 +16,7 @@ from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
 from nanobrain.core.spec import Runnable, build_runnable
 from nanobrain.llm.base import Finished, Message, MeteredLLM, TextDelta, ToolCall, ToolSpec
+from nanobrain.runtime.errors import Forbidden
 from nanobrain.store.executions import ExecutionStatus
 
 if TYPE_CHECKING:
@@ -126,7 +127,10 @@ async def _call_tool(
         }
     else:
         try:
+            # As the user stands now: a user demoted or disabled since the turn began is refused.
             record = await service.run_nested(spec, arguments, ctx.user)
+        except Forbidden as exc:
+            outcome["error"] = {"type": "forbidden", "message": exc.detail}
         except Exception as exc:  # invalid input is the model's mistake: tell it, carry on
             outcome["error"] = {"type": "invalid_arguments", "message": str(exc)}
         else:

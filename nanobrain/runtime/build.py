@@ -29,12 +29,14 @@ from nanobrain.runtime.files import FileService
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
+from nanobrain.security.directory import UserDirectory
 from nanobrain.security.keyring import KeyRing
 from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine
 from nanobrain.store.encrypted_blobs import open_blob_store
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.files import FileRepository
+from nanobrain.store.users import UserRepository
 
 
 @dataclass
@@ -119,6 +121,9 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         cache=cache,
         llm=provider_from_settings(settings.llm),
     )
+    auth = settings.web_interface.auth_config
+    if auth.enabled:  # an agent's tool calls act as the account stands at each call
+        service.accounts = UserDirectory(UserRepository(engine), auth.credential_cache_seconds)
     analyzer = LexicalAnalyzer()
     agents.install(service)
     if is_builtin(registry.workflows.get(ASSISTANT)):  # a registered `assistant` takes precedence

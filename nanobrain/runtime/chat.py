@@ -26,6 +26,7 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import (
     ChatUnreadable,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     validation_errors,
@@ -75,6 +76,10 @@ class ChatService:
         self.executions = executions
         self.default_workflow = default_workflow
         executions.runner.chat = self
+        # Every execution that names a session (a turn from /chat, the WebSocket, /v1 or MCP,
+        # or any workflow run with a `session_id`) reads and extends that session: only its
+        # owner may do that, whichever way the request came in.
+        executions.session_check = self.check_turn
 
     # -- targets and sessions ------------------------------------------------------------------
     def target(self, name: str | None, user: User) -> Runnable:
@@ -120,6 +125,16 @@ class ChatService:
         if owner is None or (owner != user.id and not can_see_all(user)):
             raise NotFound(f"no chat session {session_id!r}")
 
+    async def check_turn(self, session_id: str, user: User) -> None:
+        """Raise unless `user` may add a turn to the session: its owner only. A role that sees
+        other users' sessions may read them (403 here), anyone else does not know them (404)."""
+        owner = await self.repository.session_owner(session_id) if session_id.isalnum() else None
+        if owner == user.id:
+            return
+        if owner is None or not can_see_all(user):
+            raise NotFound(f"no chat session {session_id!r}")
+        raise Forbidden("only its owner may talk in a chat session")
+
     async def sessions(self, user: User, limit: int) -> list[ChatSession]:
         with readable():
             return await self.repository.list_sessions(
@@ -145,8 +160,13 @@ class ChatService:
         )
 
     async def delete(self, session_id: str, user: User) -> None:
-        await self._visible(session_id, user)  # a damaged session can still be deleted
-        await self.repository.delete_session(session_id)
+        """Delete one's own session, or anyone's with `admin` (`write` only sees them)."""
+        owner = await self.repository.session_owner(session_id) if session_id.isalnum() else None
+        if owner is None or (owner != user.id and not can_see_all(user)):
+            raise NotFound(f"no chat session {session_id!r}")
+        if owner != user.id and not user.can("admin"):
+            raise Forbidden("only its owner or an admin may delete this chat session")
+        await self.repository.delete_session(session_id)  # nothing decrypted: a damaged one too
 
     # -- turns ---------------------------------------------------------------------------------
     async def send(
@@ -163,6 +183,7 @@ class ChatService:
         created = session_id is None
         session: ChatSession | None = None
         if session_id is not None:
+            await self.check_turn(session_id, user)
             session = await self.session(session_id, user)
             if workflow is not None and workflow != session.workflow:
                 raise Conflict(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -24,7 +24,16 @@ from nanobrain.runtime.executors.base import Executor, Job
 from nanobrain.runtime.files import FileService, can_see_all
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.runner import INTERRUPTED, ExecutionRunner, Publisher, lookup
+from nanobrain.security.directory import AccountGone, UserDirectory
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
+
+# Raises unless the user may add a turn to the chat session (ChatService installs it).
+SessionCheck = Callable[[str, User], Awaitable[None]]
+
+
+def visible(record: ExecutionRecord, viewer: User) -> bool:
+    """Whether `viewer` may see the execution: its owner, or a role that sees everyone's."""
+    return record.owner_id == viewer.id or can_see_all(viewer)
 
 
 class ExecutionService:
@@ -49,6 +58,11 @@ class ExecutionService:
         self.cache = cache
         self.llm = llm
         self.agents: dict[str, Runnable] = {}  # filled by nanobrain.runtime.agents.install
+        # Who may add to a chat session an execution names: set by the ChatService.
+        self.session_check: SessionCheck | None = None
+        # Accounts as they stand now, for actions a running execution takes on its user's
+        # behalf (an agent's tool calls); None with authentication off.
+        self.accounts: UserDirectory | None = None
         self.runnables: dict[str, dict[str, Runnable]] = {
             "workflow": registry.workflows,
             "tool": registry.tools,
@@ -99,7 +113,7 @@ class ExecutionService:
 
     async def get(self, execution_id: str, viewer: User) -> ExecutionRecord:
         record = await self.records.get(execution_id) if _plausible_id(execution_id) else None
-        if record is None or (record.owner_id != viewer.id and not can_see_all(viewer)):
+        if record is None or not visible(record, viewer):
             raise NotFound(f"no execution {execution_id!r}")
         return record
 
@@ -142,7 +156,15 @@ class ExecutionService:
     ) -> ExecutionRecord:
         """Run an execution that a running one starts (an agent's tool call) to its end, in the
         calling task: the caller already holds an executor slot, and waiting for a second one
-        could deadlock. A cancel of the caller cancels this execution, then the caller."""
+        could deadlock. A cancel of the caller cancels this execution, then the caller.
+
+        The user acts as its account stands now, not as it stood when the caller started: a
+        user demoted, disabled or deleted meanwhile has its tool calls refused."""
+        if self.accounts is not None:
+            try:
+                user = await self.accounts.standing(user)
+            except AccountGone as exc:
+                raise Forbidden(str(exc)) from None
         record, job = await self._accept(
             runnable, raw_input, user, session_id, None, None, None, None
         )
@@ -173,6 +195,8 @@ class ExecutionService:
             raise Forbidden("your role may not run workflows")
         if not runnable.allows(user.role):
             raise NotFound(f"no {runnable.kind} named {runnable.name!r}")
+        if session_id is not None and self.session_check is not None:
+            await self.session_check(session_id, user)  # whoever calls: HTTP, socket, MCP...
         raw_input = {} if raw_input is None else raw_input
         if not isinstance(raw_input, dict):
             raise InvalidInput(
@@ -264,9 +288,13 @@ class ExecutionService:
         return await self.records.get(record.id) or record
 
     async def cancel(self, execution_id: str, user: User) -> ExecutionRecord:
+        """Cancel an execution of one's own, or anyone's with `admin` (API.md: `write` sees
+        other users' executions, but does not cancel them)."""
         record = await self.get(execution_id, user)
         if not user.can("execute"):
             raise Forbidden("your role may not cancel executions")
+        if record.owner_id != user.id and not user.can("admin"):
+            raise Forbidden("only its owner or an admin may cancel this execution")
         if record.status.final:
             raise Conflict(
                 f"execution already {record.status.value}", execution_status=record.status.value

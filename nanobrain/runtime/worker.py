@@ -16,13 +16,13 @@ import os
 import socket
 from typing import Any
 
-from prometheus_client import start_http_server
 from redis.exceptions import RedisError
 from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
+from nanobrain.observability.metrics_server import start_metrics_server
 from nanobrain.runtime import scratch
 from nanobrain.runtime.build import Runtime, build_runtime
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
@@ -91,7 +91,8 @@ class Worker:
             )
             if self._metrics is not None:
                 host, port = self._metrics
-                start_http_server(port, addr=host)
+                token = self.settings.web_interface.monitoring.metrics_token
+                start_metrics_server(host, port, token.get_secret_value() if token else None)
             log.info("worker %s takes jobs (up to %d at once)", self.name, config.max_concurrency)
             await receiver.listen(stop)
             # What still runs after the grace period goes to another worker if it may run

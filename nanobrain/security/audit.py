@@ -22,6 +22,9 @@ MAX_QUEUED = 100_000
 
 
 def client_address(connection: HTTPConnection) -> str | None:
+    """The client's address: the peer's, unless the peer is one of the proxies configured in
+    `server_config.forwarded_allow_ips`, whose X-Forwarded-For the server (uvicorn's proxy
+    headers middleware, set up by `nanobrain serve`) has then already put in the scope."""
     client = connection.scope.get("client")
     return client[0] if client else None
 
@@ -48,7 +51,6 @@ class AuditLog:
             log.error("audit queue full: dropping %s", action)
             return
         scope = connection.scope if connection is not None else {}
-        client = scope.get("client")
         self._queue.append(
             {
                 "at": at or utcnow(),
@@ -57,7 +59,7 @@ class AuditLog:
                 "action": action,
                 "target": target,
                 "outcome": outcome,
-                "client": client[0] if client else None,
+                "client": client_address(connection) if connection is not None else None,
                 "request_id": scope.get("state", {}).get("request_id"),
                 "detail": detail or None,
             }

@@ -1,4 +1,8 @@
-"""Signing in and staying signed in: access + refresh token pairs, rotation and logout."""
+"""Signing in and staying signed in: access + refresh token pairs, rotation and logout.
+
+A login is a refresh-token family; its access tokens carry the family's id as `sid`, so signing
+out, or a refresh token presented twice, ends the access tokens of that login too (within
+`credential_cache_seconds` on other replicas, at once on this one; see `Revocations`)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from nanobrain.security.revocations import Revocations
 from nanobrain.security.tokens import TokenSigner
 from nanobrain.store.executions import new_id, utcnow
 from nanobrain.store.refresh_tokens import RefreshTokenRepository
@@ -48,12 +53,14 @@ class Sessions:
         signer: TokenSigner,
         users: UserRepository,
         refresh_tokens: RefreshTokenRepository,
+        revocations: Revocations,
         access_minutes: int,
         refresh_days: int,
     ):
         self.signer = signer
         self.users = users
         self.refresh_tokens = refresh_tokens
+        self.revocations = revocations
         self.access_seconds = access_minutes * 60
         self.refresh_lifetime = timedelta(days=refresh_days)
 
@@ -63,7 +70,12 @@ class Sessions:
 
     async def _pair(self, user: UserRecord, family_id: str) -> TokenPair:
         access = self.signer.sign(
-            user.id, self.access_seconds, name=user.username, role=user.role, typ="access"
+            user.id,
+            self.access_seconds,
+            name=user.username,
+            role=user.role,
+            typ="access",
+            sid=family_id,
         )
         refresh = "nbr_" + secrets.token_urlsafe(32)
         await self.refresh_tokens.add(
@@ -80,7 +92,7 @@ class Sessions:
         if record.revoked_at is not None:
             raise RefreshRefused("the refresh token was revoked", user_id=record.user_id)
         if record.used_at is not None or not await self.refresh_tokens.mark_used(record.id):
-            await self.refresh_tokens.revoke_family(record.family_id)
+            await self._revoke(record.family_id)
             raise RefreshRefused(
                 "the refresh token was already used; its sessions are revoked",
                 reused=True,
@@ -98,5 +110,14 @@ class Sessions:
         record = await self.refresh_tokens.get(_digest(refresh_token))
         if record is None:
             return None
-        await self.refresh_tokens.revoke_family(record.family_id)
+        await self._revoke(record.family_id)
         return record.user_id
+
+    async def _revoke(self, family_id: str) -> None:
+        await self.refresh_tokens.revoke_family(family_id)
+        self.revocations.note(family_id)
+
+    async def revoke_user(self, user_id: str) -> None:
+        """End every login of the user (password changed, account disabled or deleted)."""
+        await self.refresh_tokens.revoke_user(user_id)
+        self.revocations.forget()

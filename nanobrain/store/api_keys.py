@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.store.executions import new_id, utcnow
-from nanobrain.store.models import ApiKeyRow
+from nanobrain.store.models import ApiKeyRow, UserRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,12 @@ class ApiKeyRepository:
         key_hash: str,
         role: str,
         expires_at: datetime | None,
-    ) -> ApiKeyRecord:
+        *,
+        max_active: int | None = None,
+    ) -> ApiKeyRecord | None:
+        """A new key; None when its owner already has `max_active` active (neither revoked nor
+        expired) keys. The count and the insert are one statement (and the owner's row is
+        locked on PostgreSQL), so keys created at once cannot pass the cap."""
         values: dict[str, Any] = {
             "id": new_id(),
             "owner_id": owner_id,
@@ -72,9 +77,30 @@ class ApiKeyRepository:
             "last_used_at": None,
             "revoked_at": None,
         }
+        if max_active is None:
+            async with self._engine.begin() as connection:
+                await connection.execute(insert(ApiKeyRow).values(**values))
+            return ApiKeyRecord(**values)
+        columns = list(ApiKeyRow.__table__.columns)
+        active = (
+            select(func.count())
+            .select_from(ApiKeyRow)
+            .where(
+                ApiKeyRow.owner_id == owner_id,
+                ApiKeyRow.revoked_at.is_(None),
+                or_(ApiKeyRow.expires_at.is_(None), ApiKeyRow.expires_at > values["created_at"]),
+            )
+            .scalar_subquery()
+        )
+        row = select(*[literal(values[column.name], column.type) for column in columns])
+        statement = insert(ApiKeyRow).from_select(columns, row.where(active < max_active))
         async with self._engine.begin() as connection:
-            await connection.execute(insert(ApiKeyRow).values(**values))
-        return ApiKeyRecord(**values)
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    select(UserRow.id).where(UserRow.id == owner_id).with_for_update()
+                )
+            result = await connection.execute(statement)
+        return ApiKeyRecord(**values) if result.rowcount else None
 
     async def by_hash(self, key_hash: str) -> ApiKeyRecord | None:
         return await self._one(ApiKeyRow.key_hash == key_hash)

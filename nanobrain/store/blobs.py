@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from nanobrain.store.private import create_private, private_directory
+
 READ_BYTES = 1 << 20
 
 
@@ -91,8 +93,7 @@ class LocalBlobStore:
     """Content in `root/<key>`; keys are server-made ids, never client file names."""
 
     def __init__(self, root: Path):
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        self.root = private_directory(root)
 
     def path(self, key: str) -> Path:
         if not key.isalnum():
@@ -124,7 +125,7 @@ class LocalBlobStore:
         old content or the new, never a part. If `chunks` raises, nothing changes."""
         path = self.path(key)
         partial = path.with_name(f"{key}.{new_key()}.partial")
-        handle = await asyncio.to_thread(open, partial, "xb")
+        handle = await asyncio.to_thread(lambda: os.fdopen(create_private(partial), "wb"))
         try:
             async for chunk in chunks:
                 await asyncio.to_thread(handle.write, chunk)

@@ -12,8 +12,10 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from nanobrain.store.private import private_sqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -33,6 +35,9 @@ def _unjson(value: Any) -> Any:
 def create_engine(url: str) -> AsyncEngine:
     options: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": _unjson}
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_sqlite(Path(database))
         engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -148,12 +149,19 @@ def encode_cursor(record: ExecutionRecord) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_CURSOR_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Raise ValueError on anything that is not a cursor this server made."""
+    """Raise ValueError on anything that is not a cursor this server made (a forged one must
+    not reach the database: a naive or out-of-range time, an id that is not one)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, execution_id = orjson.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), str(execution_id)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None or not _CURSOR_ID.fullmatch(execution_id):
+            raise ValueError("invalid cursor")
+        return moment.astimezone(UTC), execution_id
     except Exception as exc:
         raise ValueError("invalid cursor") from exc
 

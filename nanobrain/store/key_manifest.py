@@ -17,6 +17,7 @@ import os
 
 from nanobrain.security.keyring import KeyRing
 from nanobrain.store.blobs import LocalBlobStore, new_key
+from nanobrain.store.private import create_private
 
 NAME = ".encryption.json"
 ROTATE = "`nanobrain keys rotate`"
@@ -43,7 +44,8 @@ def recorded_key_ids(store: LocalBlobStore) -> list[bytes] | None:
 def record_key_ids(store: LocalBlobStore, key_ids: list[bytes]) -> None:
     path = store.root / NAME
     partial = path.with_name(f"{NAME}.{new_key()}.partial")
-    partial.write_text(json.dumps({"format": 1, "key_ids": [kid.hex() for kid in key_ids]}))
+    with os.fdopen(create_private(partial), "w") as handle:
+        handle.write(json.dumps({"format": 1, "key_ids": [kid.hex() for kid in key_ids]}))
     os.replace(partial, path)
 
 

@@ -75,6 +75,16 @@ class RefreshTokenRepository:
             result = await connection.execute(statement)
         return bool(result.rowcount)
 
+    async def family_revoked(self, family_id: str) -> bool:
+        """True once the login `family_id` was signed out or caught reusing a token."""
+        query = (
+            select(RefreshTokenRow.id)
+            .where(RefreshTokenRow.family_id == family_id, RefreshTokenRow.revoked_at.is_not(None))
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query)).first() is not None
+
     async def revoke_family(self, family_id: str) -> int:
         return await self._revoke(RefreshTokenRow.family_id == family_id)
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from nanobrain.store.executions import new_id, utcnow
 from nanobrain.store.models import UserRow
@@ -16,6 +16,36 @@ from nanobrain.store.models import UserRow
 
 class UsernameTaken(Exception):
     pass
+
+
+class LastAdmin(Exception):
+    """The change would leave no active admin."""
+
+
+_ADMINS = UserRow.__table__.alias("admins")
+
+
+def _keeps_an_admin(user_id: str) -> ColumnElement[bool]:
+    """The row is not an active admin, or another active admin remains."""
+    others = (
+        select(func.count())
+        .select_from(_ADMINS)
+        .where(_ADMINS.c.role == "admin", _ADMINS.c.disabled.is_(False), _ADMINS.c.id != user_id)
+        .scalar_subquery()
+    )
+    return or_(UserRow.role != "admin", UserRow.disabled.is_(True), others > 0)
+
+
+async def _lock_admins(connection: AsyncConnection) -> None:
+    """On PostgreSQL, hold the active admins' rows until the transaction ends, so two admins
+    demoting each other at once are serialized and the second sees the first's change. (SQLite
+    runs one write statement at a time, and `_keeps_an_admin` is evaluated inside it.)"""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            select(UserRow.id)
+            .where(UserRow.role == "admin", UserRow.disabled.is_(False))
+            .with_for_update()
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +136,31 @@ class UserRepository:
             return int((await connection.execute(query)).scalar_one())
 
     async def update(self, user_id: str, **values: Any) -> UserRecord | None:
-        """Change the given columns (role, password_hash, disabled, oidc_*)."""
+        """Change the given columns (role, password_hash, disabled, oidc_*); None if there is no
+        such user. Demoting or disabling the last active admin raises `LastAdmin`, decided
+        atomically: changes made at once never leave no admin."""
+        demotes = values.get("role", "admin") != "admin" or values.get("disabled") is True
         statement = update(UserRow).where(UserRow.id == user_id)
+        if demotes:
+            statement = statement.where(_keeps_an_admin(user_id))
         try:
             async with self._engine.begin() as connection:
-                await connection.execute(statement.values(**values, updated_at=utcnow()))
+                if demotes:
+                    await _lock_admins(connection)
+                result = await connection.execute(statement.values(**values, updated_at=utcnow()))
         except IntegrityError as exc:
             raise UsernameTaken(str(values.get("username"))) from exc
-        return await self.get(user_id)
+        record = await self.get(user_id)
+        if record is not None and not result.rowcount:
+            raise LastAdmin(user_id)
+        return record
 
     async def delete(self, user_id: str) -> bool:
+        """False if there is no such user; `LastAdmin` for the last active admin."""
+        statement = delete(UserRow).where(UserRow.id == user_id, _keeps_an_admin(user_id))
         async with self._engine.begin() as connection:
-            result = await connection.execute(delete(UserRow).where(UserRow.id == user_id))
+            await _lock_admins(connection)
+            result = await connection.execute(statement)
+        if not result.rowcount and await self.get(user_id) is not None:
+            raise LastAdmin(user_id)
         return bool(result.rowcount)

@@ -23,12 +23,14 @@ from nanobrain.runtime.build import build_runtime
 from nanobrain.security.accounts import bootstrap_admin
 from nanobrain.security.services import SecurityServices, build_security
 from nanobrain.store.database import upgrade
+from nanobrain.store.private import private_directory
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher, LeanFrontDoor
 from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
     CrossOriginOnly,
+    ProblemOnError,
     RequestContext,
     RequestContextMiddleware,
 )
@@ -75,7 +77,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
     keys cannot serve the stored data."""
     runtime = build_runtime(settings, registry)
-    security = build_security(settings, runtime.engine)
+    security = build_security(settings, runtime.engine, runtime.executions.accounts)
     config = settings.runtime
     stream_caps = StreamCaps(
         config.fair_share.stream_limits(),
@@ -121,7 +123,7 @@ async def _flush_periodically(security: SecurityServices, stopping: asyncio.Even
 def create_api(settings: Settings, registry: Registry) -> FastAPI:
     """The FastAPI app: routes, problem handlers, OpenAPI, and the lifespan that builds the
     state (migrations, recovery of executions a dead process left unfinished)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_directory(settings.data_dir)
 
     mcp = MCPApp()
 
@@ -175,6 +177,7 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     api.include_router(openai_compat.router)
     api.router.routes.append(Route("/mcp", mcp))  # streamable HTTP has one endpoint
     problems.install(api)
+    api.add_middleware(ProblemOnError)  # a 500 keeps the connection
     openapi.install(api, registry)
     return api
 
@@ -214,6 +217,8 @@ def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
         )
         app = CrossOriginOnly(app, cors)
     app = with_ui(app, root_path=web.server_config.root_path)
-    context = RequestContext(prefix=API_PREFIX, metrics=web.monitoring.enabled)
+    context = RequestContext(
+        prefix=API_PREFIX, metrics=web.monitoring.enabled, access_log=web.monitoring.access_log
+    )
     app = RequestContextMiddleware(app, context)
     return LeanFrontDoor(app, dispatcher, context, max_body=limits.max_body_bytes)

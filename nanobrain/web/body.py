@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
 from nanobrain.config import LimitsConfig
@@ -135,10 +136,73 @@ def _depth(value: Any, limit: int) -> int:
     return deepest
 
 
-async def read_form(request: Request, max_fields: int = 100) -> FormData:
-    """Parse multipart/form-data (its size is capped by `BodyLimitMiddleware` as it streams in)."""
+class _PartTooLarge(ProblemError):
+    def __init__(self, what: str, limit: int):
+        super().__init__(
+            413,
+            f"{what} is larger than the {limit}-byte limit",
+            headers={"Connection": "close"},  # the rest of the body is not read
+            limit=limit,
+        )
+
+
+class _BoundedParser(MultiPartParser):
+    """Starlette's multipart parser with a size limit per part, checked as the bytes arrive: a
+    field, and a part named in `small_parts` even when sent as a file, may hold `max_field`
+    bytes, any other file `max_file`; past it, 413 before the rest is read. (The whole body is
+    capped by `BodyLimitMiddleware`.)"""
+
+    def __init__(
+        self,
+        request: Request,
+        max_fields: int,
+        max_field: int,
+        max_file: int,
+        small_parts: tuple[str, ...],
+    ):
+        super().__init__(
+            request.headers,
+            request.stream(),
+            max_files=max_fields,
+            max_fields=max_fields,
+            max_part_size=max_field,
+        )
+        self.max_file = max_file
+        self.small_parts = small_parts
+        self._part_size = 0
+        self._part_limit = max_field
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self._part_size = 0
+
+    def on_headers_finished(self) -> None:
+        super().on_headers_finished()
+        part = self._current_part
+        small = part.file is None or part.field_name in self.small_parts
+        self._part_limit = self.max_part_size if small else self.max_file
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        self._part_size += end - start
+        if self._part_size > self._part_limit:
+            name = self._current_part.field_name
+            raise _PartTooLarge(f"the part {name!r}", self._part_limit)
+        super().on_part_data(data, start, end)
+
+
+async def read_form(
+    request: Request,
+    limits: LimitsConfig,
+    max_fields: int = 100,
+    small_parts: tuple[str, ...] = (),
+) -> FormData:
+    """Parse multipart/form-data: each field (and each part named in `small_parts`) up to
+    `max_body_bytes`, each file up to `max_upload_bytes`; 413 as soon as one passes its limit."""
+    parser = _BoundedParser(
+        request, max_fields, limits.max_body_bytes, limits.max_upload_bytes, small_parts
+    )
     try:
-        return await request.form(max_files=max_fields, max_fields=max_fields)
+        return await parser.parse()
     except ClientDisconnect as exc:
         raise ProblemError(400, "the client disconnected before sending the whole body") from exc
     except ProblemError:

@@ -1,65 +1,34 @@
 """Request dependencies: who is calling, may they do this, and have they done it too often.
 
 Every route declares the permission it needs with `Depends(require(...))` (or `@lean(...)`);
-`current_user` is the single place where the caller's identity is established.
+each asks the app's one `Guard` (security/guard.py), as the WebSocket and MCP do. The principal
+is kept in the request's state (`IDENTITY`) for checks made later: a stream re-checks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
 from nanobrain.core.user import User
+from nanobrain.runtime.events.base import Event
+from nanobrain.runtime.service import visible
 from nanobrain.security.audit import client_address
-from nanobrain.security.credentials import AuthenticationFailed
-from nanobrain.security.policy import LOCAL_ADMIN
-from nanobrain.security.services import SecurityServices
+from nanobrain.security.credentials import Identity
+from nanobrain.security.guard import AUTH_GROUP, Refused
+from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.state import app_state
 
-AUTH_GROUP = "auth"
+log = logging.getLogger(__name__)
+IDENTITY = "identity"  # the request's principal, in `scope["state"]`
 
 
-def _unauthorized(detail: str) -> ProblemError:
-    challenge = 'Bearer realm="nanobrain"'
-    if detail != "authentication is required":
-        challenge += ', error="invalid_token"'
-    return ProblemError(401, detail, headers={"WWW-Authenticate": challenge})
-
-
-async def current_user(connection: HTTPConnection) -> User:
-    """The caller. With auth disabled (development) everyone is the local admin; the server then
-    only listens on loopback (enforced at start-up)."""
-    security = app_state(connection).security
-    state = connection.scope.setdefault("state", {})
-    if not security.enabled:
-        state["caller"] = "addr:" + (client_address(connection) or "-")
-        return LOCAL_ADMIN
-    try:
-        identity = await security.authenticator.identify(connection.scope)
-    except AuthenticationFailed as exc:
-        # Failed attempts count against the client address, so guessing keys is slow too.
-        await limit(connection, security, AUTH_GROUP, "addr:" + (client_address(connection) or "-"))
-        raise _unauthorized(str(exc)) from None
-    state["caller"] = identity.caller
-    state["api_key_id"] = identity.api_key_id
-    return identity.user
-
-
-async def limit(
-    connection: HTTPConnection, security: SecurityServices, group: str, caller: str
-) -> None:
-    """Count a request of `caller` in `group`: 429 past the limit, else RateLimit-* headers."""
-    if security.rate_limiter is None:
-        return
-    verdict = await security.rate_limiter.hit(group, caller)
-    if verdict is None:
-        return
-    if not verdict.allowed:
-        raise ProblemError(429, f"too many {group} requests; slow down", headers=verdict.headers())
-    connection.scope["state"]["ratelimit"] = verdict
+def problem_of(refused: Refused) -> ProblemError:
+    return ProblemError(refused.status, refused.detail, headers=refused.headers)
 
 
 class Permission:
@@ -70,13 +39,18 @@ class Permission:
         self.name = name
 
     async def __call__(self, connection: HTTPConnection) -> User:
-        user = await current_user(connection)
-        if not user.can(self.name):
-            raise ProblemError(403, f"this needs the {self.name!r} permission")
-        security = app_state(connection).security
-        if security.rate_limiter is not None:
-            await limit(connection, security, self.name, connection.scope["state"]["caller"])
-        return user
+        guard = app_state(connection).security.guard
+        try:
+            identity = await guard.identify_request(connection)
+            guard.allow(identity, self.name)
+            verdict = await guard.count(self.name, identity.caller) if guard.rate_limiter else None
+        except Refused as exc:
+            raise problem_of(exc) from None
+        state = connection.scope.setdefault("state", {})
+        state[IDENTITY] = identity
+        if verdict is not None:
+            state["ratelimit"] = verdict
+        return identity.user
 
 
 def require(permission: str) -> Callable[[HTTPConnection], Awaitable[User]]:
@@ -85,8 +59,13 @@ def require(permission: str) -> Callable[[HTTPConnection], Awaitable[User]]:
 
 async def public_auth(connection: HTTPConnection) -> None:
     """For sign-in routes anyone may call: rate limited per client address."""
-    address = "addr:" + (client_address(connection) or "-")
-    await limit(connection, app_state(connection).security, AUTH_GROUP, address)
+    guard = app_state(connection).security.guard
+    try:
+        verdict = await guard.count(AUTH_GROUP, "addr:" + (client_address(connection) or "-"))
+    except Refused as exc:
+        raise problem_of(exc) from None
+    if verdict is not None:
+        connection.scope.setdefault("state", {})["ratelimit"] = verdict
 
 
 DECLARED = "__nanobrain_permission__"
@@ -107,3 +86,30 @@ def declares(permission: str) -> Callable[[T], T]:
 def declared_permission(endpoint: Any) -> str | None:
     permission = getattr(endpoint, DECLARED, None)
     return permission if isinstance(permission, str) else None
+
+
+async def while_allowed(
+    connection: HTTPConnection, record: ExecutionRecord, batches: AsyncIterator[list[Event]]
+) -> AsyncIterator[list[Event]]:
+    """`batches` of the execution's events, each sent only while the request's principal (as it
+    stands now: `Guard.recheck`) may still see the execution. The stream ends when it may not;
+    the client's reconnect is then refused (401, or 404) like any request."""
+    identity: Identity | None = connection.scope.get("state", {}).get(IDENTITY)
+    guard = app_state(connection).security.guard
+    try:
+        async for batch in batches:
+            if identity is not None:
+                try:
+                    identity = await guard.recheck(identity)
+                except Refused:
+                    return
+                except Exception as exc:  # cannot check now: no delivery without a check
+                    log.warning("cannot re-check a stream's principal: %r", exc)
+                    return
+                if not visible(record, identity.user):
+                    return
+            yield batch
+    finally:
+        close = getattr(batches, "aclose", None)  # stop following the bus now, not at GC
+        if close is not None:
+            await close()

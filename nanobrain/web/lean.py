@@ -176,25 +176,31 @@ class LeanFrontDoor:
         context = self.context
         extra = context.open(scope)
         status = 500
+        sent = 0
         started = time.perf_counter()
         try:
             response = await self.dispatcher.respond(route, path_params, scope, receive)
             status = response.status_code
             if type(response) in _WHOLE and response.background is None:
                 headers = context.headers(scope, response.raw_headers, extra)
+                body = response.body
+                sent = len(body)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": response.body})
+                await send({"type": "http.response.body", "body": body})
                 return
 
             async def send_with_headers(message: Message) -> None:  # a streamed response
-                if message["type"] == "http.response.start":
+                nonlocal sent
+                if message["type"] == "http.response.body":
+                    sent += len(message.get("body", b""))
+                elif message["type"] == "http.response.start":
                     own = message.get("headers", [])
                     message["headers"] = context.headers(scope, own, extra)
                 await send(message)
 
             await response(scope, receive, send_with_headers)
         finally:
-            context.observe(scope, status, time.perf_counter() - started)
+            context.finish(scope, status, time.perf_counter() - started, sent)
 
 
 _WHOLE = (JSON, Response)  # responses whose whole body is in hand: sent as two messages here

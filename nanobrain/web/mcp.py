@@ -1,6 +1,10 @@
 """Model Context Protocol at `/mcp` (streamable HTTP, the official `mcp` SDK): every tool and
 workflow the caller may run is an MCP tool, run through the execution path with the caller's
-identity, established by the same `Permission` dependency as every other route."""
+identity, established by the same `Permission` dependency (the one `Guard`) as every other route,
+for each MCP request (the server is stateless: one HTTP request per MCP request).
+
+A chat workflow's tool also takes an optional `session_id`: the call is then a turn of that
+chat session, through the same `ChatService.send` as `/chat` (only the session's owner may)."""
 
 from __future__ import annotations
 
@@ -17,16 +21,29 @@ from starlette.types import Receive, Scope, Send
 from nanobrain import __version__
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
-from nanobrain.runtime.errors import RuntimeProblem
+from nanobrain.runtime.errors import InvalidInput, RuntimeProblem
 from nanobrain.security.policy import EXECUTE
-from nanobrain.store.executions import ExecutionStatus
+from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from nanobrain.web.deps import Permission, declares
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import dumps, problem
 from nanobrain.web.state import AppState, app_state
 
 USER_KEY = "nanobrain_user"
+SESSION = "session_id"
 _guard = Permission(EXECUTE)
+_SESSION_SCHEMA = {
+    "type": "string",
+    "maxLength": 64,
+    "description": "continue this chat session (one of yours) instead of a stateless turn",
+}
+
+
+def _schema(spec: Runnable) -> dict[str, Any]:
+    if spec.mode != "chat":
+        return spec.input_schema
+    properties = {**spec.input_schema.get("properties", {}), SESSION: _SESSION_SCHEMA}
+    return {**spec.input_schema, "properties": properties}
 
 
 def _runnables(state: AppState, user: User) -> dict[str, Runnable]:
@@ -55,7 +72,7 @@ async def list_tools(
                 name=name,
                 title=spec.title,
                 description=spec.description or spec.title,
-                input_schema=spec.input_schema,
+                input_schema=_schema(spec),
             )
             for name, spec in _runnables(state, user).items()
         ]
@@ -68,12 +85,14 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
     if spec is None:
         return _error(f"there is no tool {params.name!r}")
     service = state.executions
+    arguments = dict(params.arguments or {})
     try:
-        record = await service.submit(
-            spec, dict(params.arguments or {}), user, durable=False, run_here=True
-        )
+        if spec.mode == "chat" and arguments.get(SESSION) is not None:
+            record = await _turn(state, spec, arguments, user)
+        else:
+            record = await service.submit(spec, arguments, user, durable=False, run_here=True)
     except RuntimeProblem as exc:
-        return _error(exc.detail, exc.extra)
+        return _error(exc.detail, {"status": exc.status, **exc.extra})
     record = await service.wait(record, service.timeout_for(spec))
     if record.status is not ExecutionStatus.SUCCEEDED:
         error = record.error or {"type": record.status.value, "message": record.status.value}
@@ -83,6 +102,26 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
         content=[types.TextContent(type="text", text=dumps(output).decode())],
         structured_content=output if isinstance(output, dict) else {"result": output},
     )
+
+
+async def _turn(
+    state: AppState, spec: Runnable, arguments: dict[str, Any], user: User
+) -> ExecutionRecord:
+    """A turn of the chat session the arguments name."""
+    session_id, message = arguments.pop(SESSION), arguments.pop("message", None)
+    attachments = arguments.pop("attachments", None)
+    files_ok = attachments is None or (
+        isinstance(attachments, list) and all(isinstance(item, str) for item in attachments)
+    )
+    if not isinstance(session_id, str) or not isinstance(message, str) or arguments or not files_ok:
+        raise InvalidInput(
+            "a chat turn takes `message` text, a `session_id` and `attachments` (file ids)",
+            [{"loc": ["arguments"], "msg": "unexpected arguments", "type": "chat"}],
+        )
+    turn = await state.chat.send(
+        user, message, session_id=session_id, workflow=spec.name, attachments=attachments
+    )
+    return turn.execution
 
 
 def _error(message: str, extra: dict[str, Any] | None = None) -> types.CallToolResult:

@@ -1,5 +1,5 @@
-"""Pure ASGI middleware (no per-request Request objects): request context, response headers and
-body limits."""
+"""Pure ASGI middleware (no per-request Request objects): request context, response headers,
+the access log and body limits."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import time
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nanobrain.core.ids import random_id
 from nanobrain.observability.metrics import HTTP_REQUESTS, HTTP_SECONDS
+from nanobrain.web.access_log import AccessLog
 from nanobrain.web.headers import SecurityHeaders
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, problem_for
+from nanobrain.web.responses import problem
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
@@ -21,12 +24,13 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 class RequestContext:
     """What every HTTP request and WebSocket gets: an id (the client's `X-Request-ID` if
     well-formed, else a new one), the security headers and the caller's rate-limit state on the
-    response, and a place in the HTTP metrics. Used by `RequestContextMiddleware`, and inline by
-    the lean front door (`nanobrain.web.lean`)."""
+    response, a place in the HTTP metrics and a line in the access log. Used by
+    `RequestContextMiddleware`, and inline by the lean front door (`nanobrain.web.lean`)."""
 
-    def __init__(self, prefix: str = "", metrics: bool = True):
+    def __init__(self, prefix: str = "", metrics: bool = True, access_log: bool = True):
         self.prefix = prefix
         self.metrics = metrics
+        self.access_log = AccessLog() if access_log else None
         self.security_headers = SecurityHeaders()
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -58,9 +62,15 @@ class RequestContext:
             headers += [(k.encode(), v.encode()) for k, v in verdict.headers().items()]
         return headers
 
+    def finish(self, scope: Scope, status: int, seconds: float, sent: int) -> None:
+        """Account for a finished HTTP request: metrics, and the access log's line."""
+        if self.metrics:
+            self.observe(scope, status, seconds)
+        access_log = self.access_log
+        if access_log is not None and access_log.enabled:
+            access_log.record(scope, status, seconds, sent)
+
     def observe(self, scope: Scope, status: int, seconds: float) -> None:
-        if not self.metrics:
-            return
         key = (scope["method"], _route_template(scope, self.prefix), status)
         children = self._children.get(key)
         if children is None:
@@ -87,21 +97,105 @@ class RequestContextMiddleware:
             return
         context = self.context
         extra = context.open(scope)
+        if scope["type"] == "websocket":
+            await self._session(scope, receive, send)
+            return
         status = 500
+        sent = 0
         started = time.perf_counter()
+        app = self.app
+        if b"%00" in scope["query_string"] or "\x00" in scope["path"]:
+            app = _NUL_IN_URL  # no text column, on any database, takes one
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, sent
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = context.headers(scope, message.get("headers", []), extra)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            await app(scope, receive, send_with_id)
         finally:
-            if scope["type"] == "http":
-                context.observe(scope, status, time.perf_counter() - started)
+            context.finish(scope, status, time.perf_counter() - started, sent)
+
+    async def _session(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket: its handshake answer (101 accepted, 403 refused, or an HTTP status),
+        the bytes sent, who closed it with which code; one access log line when it ends."""
+        context = self.context
+        status = 500
+        sent = 0
+        close_code: int | None = None
+        started = time.perf_counter()
+
+        async def watched_receive() -> Message:
+            nonlocal close_code
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and close_code is None:
+                close_code = message.get("code", 1005)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal status, sent, close_code
+            kind = message["type"]
+            if kind == "websocket.send":
+                text = message.get("text")
+                sent += len(text.encode()) if text is not None else len(message.get("bytes", b""))
+            elif kind == "websocket.accept":
+                status = 101
+            elif kind == "websocket.close":
+                if status == 500:
+                    status = 403  # refused before the handshake completed
+                close_code = message.get("code", 1000) if close_code is None else close_code
+            elif kind == "websocket.http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, watched_receive, watched_send)
+        finally:
+            access_log = context.access_log
+            if access_log is not None and access_log.enabled:
+                seconds = time.perf_counter() - started
+                access_log.record(scope, status, seconds, sent, close_code)
+
+
+_NUL_IN_URL = problem(
+    400,
+    "the URL holds a NUL character (%00), which no path or query value may contain",
+    title="Bad Request",
+)
+
+
+class ProblemOnError:
+    """An exception no route handler turned into a response becomes the 500 problem here, inside
+    FastAPI's own error middleware, which would answer the same but then re-raise it to the
+    server, and the server drops the keep-alive connection. (It is logged by `problem_for`.)"""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:  # too late for another answer
+                raise
+            response = await problem_for(Request(scope, receive), exc)
+            await response(scope, receive, send)
 
 
 def _route_template(scope: Scope, prefix: str) -> str:

@@ -48,14 +48,14 @@ async def stream_slot(connection: HTTPConnection, user: User) -> StreamSlot:
 def resume_point(request: Request) -> int:
     """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
     header = request.headers.get("last-event-id")
-    if header is not None:
-        if not header.isdigit() or len(header) > 18:
+    if header is not None:  # isascii: str.isdigit() also takes digits int() does not ('²')
+        if not (header.isascii() and header.isdigit()) or len(header) > 18:
             raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
         return int(header)
     after = request.query_params.get("after")
     if after is None:
         return 0
-    if not after.isdigit() or len(after) > 18:
+    if not (after.isascii() and after.isdigit()) or len(after) > 18:
         raise InvalidInput(
             "`after` must be an event id",
             [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.auth import Accounts, create_accounts
+from tests.support.auth import ADMIN, Accounts, bearer, create_accounts, login
 from tests.support.production import Tls, production_env, self_signed
 from tests.support.server import Server
 
@@ -28,3 +28,26 @@ def production(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[S
 @pytest.fixture(scope="session")
 def production_accounts(production: Server, tls: Tls) -> Accounts:
     return create_accounts(production.api, verify=tls.context())
+
+
+# A second production server whose limits are small enough to reach in a test: the execute rate
+# limit, the live subscriptions per socket and the API keys per user. Sign-ins are allowed more
+# often than in production, since its tests make a user (and sign it in) per case.
+TIGHT = {
+    "NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__RATE_LIMITS__GROUPS__EXECUTE": "4/minute",
+    "NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__RATE_LIMITS__GROUPS__AUTH": "1000/minute",
+    "NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__MAX_API_KEYS_PER_USER": "3",
+    "NANOBRAIN_REALTIME__WS_MAX_SUBSCRIPTIONS": "1",
+}
+
+
+@pytest.fixture(scope="session")
+def tight(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[Server]:
+    server = Server(tmp_path_factory.mktemp("tight"), env=production_env(tls, **TIGHT)).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture(scope="session")
+def tight_admin(tight: Server, tls: Tls) -> dict[str, str]:
+    return bearer(login(tight.api, *ADMIN, verify=tls.context())["access_token"])

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import ssl
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 
-def open_socket(api: str, token: str | None = None) -> ClientConnection:
-    url = api.replace("http://", "ws://") + "/ws" + (f"?token={token}" if token else "")
-    return connect(url, open_timeout=10)
+def open_socket(
+    api: str, token: str | None = None, ssl_context: ssl.SSLContext | None = None
+) -> ClientConnection:
+    """`ssl_context`: for an https `api` (wss), the context that trusts its certificate."""
+    url = api.replace("https://", "wss://").replace("http://", "ws://") + "/ws"
+    url += f"?token={token}" if token else ""
+    return connect(url, open_timeout=10, ssl=ssl_context)
 
 
 def send(ws: ClientConnection, **message: Any) -> None:

@@ -20,6 +20,15 @@ class FakeSocket implements SocketLike {
     this.readyState = 1;
     this.onopen?.({});
   }
+  /** The server accepted the credentials (or needs none). */
+  ready() {
+    this.receive({ type: "ready", request_id: null, user: { username: "ada" } });
+  }
+  /** Opened and authenticated. */
+  live() {
+    this.open();
+    this.ready();
+  }
   drop() {
     this.readyState = 3;
     this.onclose?.({});
@@ -31,11 +40,11 @@ class FakeSocket implements SocketLike {
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
-function client() {
+function client(token: string | null = "tok") {
   const sockets: FakeSocket[] = [];
   const states: string[] = [];
   const socket = new SocketClient({
-    token: async () => "tok",
+    token: async () => token,
     url: () => "ws://host/api/v1/ws",
     create: (url) => {
       const fake = new FakeSocket(url);
@@ -49,22 +58,58 @@ function client() {
 }
 
 describe("SocketClient", () => {
-  it("authenticates with the token and queues messages until the socket opens", async () => {
-    const { socket, sockets } = client();
+  it("authenticates with a first auth message, never in the URL, then sends what waited", async () => {
+    const { socket, sockets, states } = client();
     socket.connect();
     socket.request({ type: "ping" }, () => {});
     await tick();
-    expect(sockets[0]!.url).toBe("ws://host/api/v1/ws?token=tok");
+    expect(sockets[0]!.url).toBe("ws://host/api/v1/ws");
     expect(sockets[0]!.sent).toEqual([]);
     sockets[0]!.open();
+    expect(sockets[0]!.sent).toEqual([{ type: "auth", token: "tok" }]);
+    expect(states.at(-1)).toBe("connecting");
+    socket.request({ type: "ping" }, () => {}); // still waiting for `ready`
+    expect(sockets[0]!.sent).toHaveLength(1);
+    sockets[0]!.ready();
+    expect(states.at(-1)).toBe("open");
+    expect(sockets[0]!.sent).toEqual([
+      { type: "auth", token: "tok" },
+      { type: "ping", id: "r1" },
+      { type: "ping", id: "r2" },
+    ]);
+  });
+
+  it("sends no auth message without a token (authentication off)", async () => {
+    const { socket, sockets } = client(null);
+    socket.connect();
+    socket.request({ type: "ping" }, () => {});
+    await tick();
+    sockets[0]!.open();
+    expect(sockets[0]!.url).toBe("ws://host/api/v1/ws");
+    expect(sockets[0]!.sent).toEqual([]);
+    sockets[0]!.ready();
     expect(sockets[0]!.sent).toEqual([{ type: "ping", id: "r1" }]);
+  });
+
+  it("falls back to HTTP when the server refuses the credentials before ready", async () => {
+    const { socket, sockets, states } = client();
+    socket.connect();
+    const got: ServerMessage[] = [];
+    socket.request({ type: "ping" }, (m) => got.push(m));
+    await tick();
+    sockets[0]!.open();
+    sockets[0]!.drop(); // closed with 4401
+    await tick();
+    expect(states.at(-1)).toBe("unavailable");
+    expect(sockets).toHaveLength(1);
+    expect(got[0]?.type).toBe("error");
   });
 
   it("routes answers by request id and drops replays it has seen", async () => {
     const { socket, sockets } = client();
     socket.connect();
     await tick();
-    sockets[0]!.open();
+    sockets[0]!.live();
     const a: ServerMessage[] = [];
     const b: ServerMessage[] = [];
     const first = socket.request({ type: "chat.message", content: "hi" }, (m) => a.push(m));
@@ -80,7 +125,7 @@ describe("SocketClient", () => {
     const { socket, sockets, states } = client();
     socket.connect();
     await tick();
-    sockets[0]!.open();
+    sockets[0]!.live();
     const got: ServerMessage[] = [];
     const id = socket.request({ type: "chat.message", content: "hi" }, (m) => got.push(m));
     sockets[0]!.receive({ type: "typing", request_id: id, execution_id: "ex1", id: "3", seq: 3, data: {} });
@@ -88,14 +133,19 @@ describe("SocketClient", () => {
     expect(states.at(-1)).toBe("reconnecting");
     await tick();
     sockets[1]!.open();
-    expect(sockets[1]!.sent).toEqual([{ type: "subscribe", id, execution_id: "ex1", after: 3 }]);
+    expect(sockets[1]!.sent).toEqual([{ type: "auth", token: "tok" }]);
+    sockets[1]!.ready();
+    expect(sockets[1]!.sent).toEqual([
+      { type: "auth", token: "tok" },
+      { type: "subscribe", id, execution_id: "ex1", after: 3 },
+    ]);
     sockets[1]!.receive({ type: "complete", request_id: id, execution_id: "ex1", id: "4", seq: 4, data: {} });
     expect(got.map((m) => m.type)).toEqual(["typing", "complete"]);
     // the turn is over: nothing to re-subscribe to after the next drop
     sockets[1]!.drop();
     await tick();
-    sockets[2]!.open();
-    expect(sockets[2]!.sent).toEqual([]);
+    sockets[2]!.live();
+    expect(sockets[2]!.sent).toEqual([{ type: "auth", token: "tok" }]);
   });
 
   it("reports a server without a WebSocket as unavailable instead of retrying", async () => {

@@ -1,6 +1,8 @@
 // The WebSocket client (`/api/v1/ws`): one socket carries many requests, told apart by the `id`
-// each client message carries and the server echoes as `request_id`. It reconnects with backoff
-// and re-subscribes to every execution still in flight from the last event it saw, so a dropped
+// each client message carries and the server echoes as `request_id`. It authenticates with a
+// first `{"type": "auth", "token"}` message (never `?token=` in the URL, where proxies and
+// servers log it), sends nothing else until the server says `ready`, reconnects with backoff and
+// re-subscribes to every execution still in flight from the last event it saw, so a dropped
 // connection loses nothing.
 import { apiUrl } from "./client";
 import { backoffDelay, type StreamState } from "./sse";
@@ -46,6 +48,8 @@ export function socketUrl(): string {
 
 export class SocketClient {
   private socket: SocketLike | null = null;
+  /** The server said `ready` on the current socket: requests may go out. */
+  private ready = false;
   private everOpened = false;
   private attempt = 0;
   private counter = 0;
@@ -89,7 +93,7 @@ export class SocketClient {
 
   private transmit(message: Record<string, unknown>): void {
     const text = JSON.stringify(message);
-    if (this.socket?.readyState === OPEN) this.socket.send(text);
+    if (this.ready && this.socket?.readyState === OPEN) this.socket.send(text);
     else this.outbox.push(text);
   }
 
@@ -103,18 +107,17 @@ export class SocketClient {
     const token = await this.options.token();
     const url = (this.options.url ?? socketUrl)();
     const create = this.options.create ?? ((u: string) => new WebSocket(u) as SocketLike);
-    const socket = create(token ? `${url}?token=${encodeURIComponent(token)}` : url);
+    const socket = create(url);
     this.socket = socket;
+    this.ready = false;
     socket.onopen = () => {
-      this.everOpened = true;
-      this.attempt = 0;
-      this.setState("open");
-      this.resubscribe();
-      for (const text of this.outbox.splice(0)) socket.send(text);
+      // Without a token (authentication off) the server says `ready` by itself.
+      if (token) socket.send(JSON.stringify({ type: "auth", token }));
     };
-    socket.onmessage = (event) => this.receive(event.data);
+    socket.onmessage = (event) => this.receive(event.data, socket);
     socket.onclose = () => {
       if (this.socket !== socket || this.closed) return;
+      this.ready = false;
       if (!this.everOpened) {
         // Never connected: this server has no WebSocket endpoint (or refuses us); callers fall
         // back to HTTP streaming instead of waiting on retries.
@@ -134,6 +137,16 @@ export class SocketClient {
     socket.onerror = () => {};
   }
 
+  /** Authenticated: go live, pick up what was in flight, send what waited. */
+  private onReady(socket: SocketLike): void {
+    this.ready = true;
+    this.everOpened = true;
+    this.attempt = 0;
+    this.setState("open");
+    this.resubscribe();
+    for (const text of this.outbox.splice(0)) socket.send(text);
+  }
+
   private resubscribe(): void {
     for (const [id, pending] of this.pending) {
       if (pending.executionId === null) continue;
@@ -144,7 +157,7 @@ export class SocketClient {
     }
   }
 
-  private receive(raw: unknown): void {
+  private receive(raw: unknown, socket: SocketLike): void {
     let message: ServerMessage;
     try {
       message = JSON.parse(String(raw)) as ServerMessage;
@@ -152,6 +165,10 @@ export class SocketClient {
       return;
     }
     const id = message.request_id;
+    if (message.type === "ready" && !id) {
+      if (socket === this.socket) this.onReady(socket);
+      return;
+    }
     const pending = id ? this.pending.get(id) : undefined;
     if (!id || !pending) return;
     if (message.execution_id) pending.executionId = message.execution_id;

@@ -7,12 +7,14 @@ exactly when they are needed. Alert on `nanobrain_executions_oldest_queued_secon
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from nanobrain.core.user import User
@@ -25,7 +27,7 @@ from nanobrain.observability.metrics import (
     STREAMS_OPEN,
 )
 from nanobrain.security.policy import ADMIN
-from nanobrain.web.deps import require
+from nanobrain.web.deps import Permission, declares, require
 from nanobrain.web.openapi import PUBLIC
 from nanobrain.web.responses import JSON
 from nanobrain.web.state import AppState, app_state
@@ -87,13 +89,36 @@ async def ready(request: Request) -> Response:
     return JSON(body, status_code=200 if is_ready else 503)
 
 
+class MetricsAccess:
+    """Who may read the metrics: Prometheus with the configured scrape token
+    (`monitoring.metrics_token`, sent as `Authorization: Bearer`), or an admin. With
+    authentication disabled (development) everyone is the local admin."""
+
+    def __init__(self) -> None:
+        self.admin = Permission(ADMIN)
+
+    async def __call__(self, connection: HTTPConnection) -> None:
+        token = app_state(connection).settings.web_interface.monitoring.metrics_token
+        if token is not None:
+            for name, value in connection.scope["headers"]:
+                if name == b"authorization":
+                    scheme, _, presented = value.partition(b" ")
+                    expected = token.get_secret_value().encode()
+                    if scheme.lower() == b"bearer" and hmac.compare_digest(presented, expected):
+                        return
+                    break
+        await self.admin(connection)
+
+
 @router.get(
     "/metrics",
     response_class=Response,
     responses={200: {"content": {"text/plain": {}}}},
-    openapi_extra=PUBLIC,
+    description="Prometheus text exposition: for an admin, or with the scrape token "
+    "(`monitoring.metrics_token`) as a bearer token.",
 )
-async def metrics(request: Request) -> Response:
+@declares(ADMIN)
+async def metrics(request: Request, _: None = Depends(MetricsAccess())) -> Response:
     state = app_state(request)
     executor = state.executions.executor
     EXECUTIONS_ACTIVE.set(executor.active)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from nanobrain.core.user import User
+from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.auth_schemas import AuditPage
 from nanobrain.web.deps import require
@@ -41,8 +42,8 @@ async def audit_log(
         action=action,
         target=target,
         outcome=outcome,
-        since=_aware(since),
-        until=_aware(until),
+        since=_aware(since, "since"),
+        until=_aware(until, "until"),
         before_id=int(cursor) if cursor else None,
         limit=limit,
     )
@@ -50,8 +51,17 @@ async def audit_log(
     return JSON({"items": entries, "next_cursor": next_cursor})
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    """Times without a zone are taken as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _aware(moment: datetime | None, name: str) -> datetime | None:
+    """The time in UTC (one without a zone is taken as UTC); 422 for one that UTC cannot hold
+    (`0001-01-01T00:00+14:00` is in year 0)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"`{name}` is out of range",
+            [{"loc": ["query", name], "msg": "outside years 1-9999 in UTC", "type": "datetime"}],
+        ) from None

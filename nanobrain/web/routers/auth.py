@@ -28,7 +28,7 @@ from nanobrain.web.auth_schemas import (
     RefreshRequest,
     TokenPairBody,
 )
-from nanobrain.web.deps import public_auth, require
+from nanobrain.web.deps import IDENTITY, public_auth, require
 from nanobrain.web.openapi import PUBLIC
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON
@@ -121,7 +121,7 @@ async def refresh(body: RefreshRequest, request: Request) -> Response:
 async def logout(body: RefreshRequest, request: Request) -> Response:
     """Revoke the refresh token (and its family). Answers 204 whether or not it was valid."""
     security = _security(request)
-    user_id = await security.sessions.logout(body.refresh_token)
+    user_id = await security.sessions.logout(body.refresh_token)  # and the login's access tokens
     if user_id is not None:
         security.audit.record("token.revoke", request, target=user_id)
     return Response(status_code=204)
@@ -135,7 +135,7 @@ async def me(request: Request, user: User = Depends(require(READ))) -> Response:
             "username": user.username,
             "role": user.role,
             "permissions": sorted(user.permissions),
-            "api_key_id": request.scope["state"].get("api_key_id"),
+            "api_key_id": request.scope["state"][IDENTITY].api_key_id,
         }
     )
 
@@ -160,9 +160,18 @@ async def create_api_key(
             errors=[{"loc": ["body", "expires_at"], "msg": "not a future RFC 3339 time"}],
         )
     key = new_key()
+    most = app_state(request).settings.web_interface.auth_config.max_api_keys_per_user
     record = await security.api_keys.add(
-        user.id, body.name, display_prefix(key), digest(key), role, body.expires_at
+        user.id,
+        body.name,
+        display_prefix(key),
+        digest(key),
+        role,
+        body.expires_at,
+        max_active=most,
     )
+    if record is None:
+        raise ProblemError(409, f"you have {most} active API keys, the most allowed; revoke one")
     security.audit.record(
         "api_key.create", request, actor=user, target=record.id, role=role, prefix=record.prefix
     )

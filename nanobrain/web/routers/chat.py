@@ -13,7 +13,7 @@ from nanobrain.runtime.chat import Turn
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.body import M, read_model
-from nanobrain.web.deps import require
+from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.responses import JSON, problem
 from nanobrain.web.state import AppState, app_state
 from nanobrain.web.stream_caps import StreamSlot
@@ -106,7 +106,7 @@ def as_response(status: int, body: dict[str, Any]) -> Response:
 def turn_stream(request: Request, turn: Turn, slot: StreamSlot) -> Response:
     batches = app_state(request).executions.event_batches(turn.execution, 0)
     headers = {"X-Session-ID": turn.session.id, "X-Execution-ID": turn.execution.id}
-    return event_stream(request, batches, headers, slot)
+    return event_stream(request, while_allowed(request, turn.execution, batches), headers, slot)
 
 
 @router.post("/chat", response_model=ChatReply)
@@ -140,7 +140,7 @@ async def chat_stream(request: Request, user: User = Depends(require(EXECUTE))) 
             record = await state.executions.get(execution_id, user)
             batches = state.executions.event_batches(record, resume_point(request))
             headers = {"X-Session-ID": body.session_id, "X-Execution-ID": record.id}
-            return event_stream(request, batches, headers, slot)
+            return event_stream(request, while_allowed(request, record, batches), headers, slot)
         turn = await state.chat.send(
             user,
             body.message,

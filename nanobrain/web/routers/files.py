@@ -41,7 +41,7 @@ async def upload(request: Request, user: User = Depends(require(EXECUTE))) -> Re
     state = app_state(request)
     if media_type(request) != "multipart/form-data":
         raise ProblemError(415, "upload files as multipart/form-data with a `file` part")
-    form = await read_form(request)
+    form = await read_form(request, state.settings.web_interface.limits)
     try:
         files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         if len(files) != 1:

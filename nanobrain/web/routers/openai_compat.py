@@ -1,6 +1,10 @@
 """OpenAI-compatible endpoints at `/v1`, so OpenAI clients and chat UIs (Open WebUI, LibreChat)
 talk to NanoBrain unchanged: a `model` is a chat workflow or an agent, and a completion is one
-stateless chat turn carrying the request's earlier messages as the history."""
+stateless chat turn carrying the request's earlier messages as the history.
+
+A `session_id` in the body (the openai client's `extra_body`) makes the completion a turn of
+that NanoBrain chat session instead (its stored history, not the request's earlier messages),
+through the same `ChatService.send` as `/chat`: only the session's owner may add to it."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from nanobrain.runtime.runner import reply_text
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import read_json
-from nanobrain.web.deps import require
+from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON, dumps
 from nanobrain.web.state import AppState, app_state
@@ -37,6 +41,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
+    session_id: str | None = Field(default=None, max_length=64)  # a NanoBrain chat session
 
 
 def openai_error(status: int, message: str, kind: str, code: str | None = None) -> Response:
@@ -91,6 +96,12 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
         return openai_error(400, str(exc), "invalid_request_error")
     except RuntimeProblem as exc:
         return openai_error(exc.status, exc.detail, "invalid_request_error")
+    if body.session_id is not None:
+        try:
+            await state.chat.check_turn(body.session_id, user)
+        except RuntimeProblem as exc:
+            code = "session_not_found" if exc.status == 404 else None
+            return openai_error(exc.status, exc.detail, "invalid_request_error", code)
     slot = UNCOUNTED
     if body.stream:  # before the turn starts: a refusal starts nothing
         try:
@@ -100,10 +111,16 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
             refused.headers.update(exc.headers or {})
             return refused
     try:
-        spec = state.chat.target(body.model, user)
-        record = await state.executions.submit(
-            spec, {"message": message}, user, history=history, durable=False
-        )
+        if body.session_id is not None:
+            turn = await state.chat.send(
+                user, message, session_id=body.session_id, workflow=body.model
+            )
+            record = turn.execution
+        else:
+            spec = state.chat.target(body.model, user)
+            record = await state.executions.submit(
+                spec, {"message": message}, user, history=history, durable=False
+            )
     except NotFound:
         slot.release()
         return openai_error(
@@ -119,13 +136,19 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
         slot.release()
         raise
     completion_id = f"chatcmpl-{record.id}"
-    events = state.executions.events(record, 0)
+    events = _events(while_allowed(request, record, state.executions.event_batches(record, 0)))
     if body.stream:
         usage = bool((body.stream_options or {}).get("include_usage"))
         chunks = _chunks(events, completion_id, body.model, usage)
         ping = state.settings.realtime.sse_ping_seconds
         return CountedEventSource(chunks, ping=ping, slot=slot)
     return await _whole(events, completion_id, body.model, state, record)
+
+
+async def _events(batches: AsyncIterator[list[Event]]) -> AsyncIterator[Event]:
+    async for batch in batches:
+        for event in batch:
+            yield event
 
 
 async def _whole(

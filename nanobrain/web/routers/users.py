@@ -10,7 +10,7 @@ from nanobrain.security.accounts import AccountError, create_user
 from nanobrain.security.passwords import WeakPassword, check_strength, hash_password
 from nanobrain.security.policy import ADMIN
 from nanobrain.security.services import SecurityServices
-from nanobrain.store.users import UserRecord
+from nanobrain.store.users import LastAdmin, UserRecord
 from nanobrain.web.auth_schemas import UserCreate, UserInfo, UserUpdate
 from nanobrain.web.deps import require
 from nanobrain.web.problems import ProblemError
@@ -31,9 +31,7 @@ async def _existing(security: SecurityServices, user_id: str) -> UserRecord:
     return record
 
 
-async def _keep_an_admin(security: SecurityServices, record: UserRecord) -> None:
-    if record.role == "admin" and not record.disabled and await security.users.count_admins() <= 1:
-        raise ProblemError(409, "this is the last admin; make another admin first")
+LAST_ADMIN = "this is the last active admin; make another admin first"
 
 
 @router.get("", response_model=list[UserInfo])
@@ -69,12 +67,8 @@ async def change_user(
     record = await _existing(security, user_id)
     changes: dict[str, object] = {}
     if body.role is not None and body.role != record.role:
-        if record.role == "admin":
-            await _keep_an_admin(security, record)
         changes["role"] = body.role
     if body.disabled is not None and body.disabled != record.disabled:
-        if body.disabled:
-            await _keep_an_admin(security, record)
         changes["disabled"] = body.disabled
     if body.password is not None:
         try:
@@ -83,9 +77,12 @@ async def change_user(
             raise ProblemError(422, str(exc)) from None
         changes["password_hash"] = await hash_password(body.password)
     if changes:
-        record = await security.users.update(record.id, **changes) or record
+        try:
+            record = await security.users.update(record.id, **changes) or record
+        except LastAdmin:
+            raise ProblemError(409, LAST_ADMIN) from None
         if "password_hash" in changes or changes.get("disabled"):
-            await security.sessions.refresh_tokens.revoke_user(record.id)
+            await security.sessions.revoke_user(record.id)
         security.authenticator.forget_user(record.id)
         security.audit.record(
             "user.update",
@@ -104,10 +101,13 @@ async def remove_user(
 ) -> Response:
     security = _security(request)
     record = await _existing(security, user_id)
-    await _keep_an_admin(security, record)
-    await security.sessions.refresh_tokens.revoke_user(record.id)
+    try:
+        if not await security.users.delete(record.id):
+            raise ProblemError(404, f"no user {user_id!r}")
+    except LastAdmin:
+        raise ProblemError(409, LAST_ADMIN) from None
+    await security.sessions.revoke_user(record.id)
     await security.api_keys.revoke_owner(record.id)
-    await security.users.delete(record.id)
     security.authenticator.forget_user(record.id)
     security.audit.record("user.delete", request, actor=user, target=record.id)
     return Response(status_code=204)

@@ -16,7 +16,7 @@ from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from nanobrain.web.body import media_type, parse_model, read_body, read_form, upload_chunks
-from nanobrain.web.deps import require
+from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON, dumps, problem
@@ -156,7 +156,7 @@ async def _read_execute_request(
         return parse_model(raw, ExecuteRequest, limits), None
     if kind != "multipart/form-data":
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
-    form = await read_form(request)
+    form = await read_form(request, limits, small_parts=("request",))
     try:
         part: Any = form.get("request")
         if part is None:
@@ -292,4 +292,4 @@ async def events(request: Request, user: User) -> Response:
     start = resume_point(request)
     slot = await stream_slot(request, user)
     batches = app_state(request).executions.event_batches(record, start)
-    return event_stream(request, batches, slot=slot)
+    return event_stream(request, while_allowed(request, record, batches), slot=slot)

@@ -1,11 +1,20 @@
 """The WebSocket at `/api/v1/ws` (API.md, "WebSocket"): several executions and chat turns on one
 socket, each client request answered with its `id` as `request_id`.
 
-Client messages: `auth`, `ping`, `workflow.execute`, `chat.message`, `subscribe`, `cancel`.
-Server messages: `ready` (authenticated), `pong`, `session.created`, `execution.created`,
-`cancel.accepted`, event envelopes, `error`, and `reconnect` before a drain.
+Client messages (`web.ws_messages`, one pydantic model per type): `auth`, `ping`,
+`workflow.execute`, `chat.message`, `subscribe`, `cancel`. Server messages: `ready`
+(authenticated), `pong`, `session.created`, `execution.created`, `cancel.accepted`, event
+envelopes, `error`, and `reconnect` before a drain.
 
-Every refusal closes with a code and a reason:
+Every message is authorised as its HTTP equivalent would be at that moment, by the same `Guard`:
+the principal is established again from the socket's credential (cached, so it costs a few
+lookups), must hold the message type's permission, and is counted in that permission's rate-limit
+group. Each batch a live subscription delivers is checked again the same way, and the socket is
+re-checked every `realtime.ws_recheck_seconds` while it is open, so a principal that was demoted,
+disabled, deleted, signed out, or whose token or key expired or was revoked, loses what it lost
+within seconds: its subscriptions end with an `error` 403, or the socket closes.
+
+Every refusal of the socket closes it with a code and a reason:
 
 | code | when |
 |---|---|
@@ -18,6 +27,10 @@ Every refusal closes with a code and a reason:
 | 1012 | the server is restarting: reconnect and resume with `subscribe` + `after` |
 | 1013 | the client read too slowly (a send waited `realtime.send_timeout_seconds`) |
 
+A socket whose credentials stop being valid (expired, revoked, signed out, the account disabled
+or deleted) is closed with 4401 too; one that connects more often than the `read` rate limit
+allows is closed with 1013 (try again later).
+
 A slow client never slows a workflow: events wait in the bus's bounded replay log, each
 subscription reads at its own pace, and one that falls out of the log gets an `error` of type
 `lagged` instead of a gap.
@@ -27,21 +40,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
-from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from nanobrain.core.user import User
 from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import StreamLagged
+from nanobrain.runtime.service import visible
+from nanobrain.security.credentials import AuthenticationFailed, Credential, Identity, credential_in
+from nanobrain.security.guard import Refused
 from nanobrain.security.policy import READ
 from nanobrain.store.executions import ExecutionRecord
-from nanobrain.web.deps import Permission, declares
+from nanobrain.web.deps import declares
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import dumps
 from nanobrain.web.routers.workflows import pick_workflow
@@ -49,10 +66,21 @@ from nanobrain.web.schemas import ExecuteRequest
 from nanobrain.web.state import AppState, app_state
 from nanobrain.web.stream_caps import UNCOUNTED, TooManyStreams
 from nanobrain.web.streaming import draining_data, lagged_data
+from nanobrain.web.ws_messages import (
+    Auth,
+    Cancel,
+    Chat,
+    ClientMessage,
+    Execute,
+    Ping,
+    Subscribe,
+    parse_message,
+)
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
 UNAUTHORIZED, FORBIDDEN, IDLE, TOO_MANY_STREAMS = 4401, 4403, 4408, 4429
-UNSUPPORTED_DATA, RESTARTING, TOO_SLOW = 1003, 1012, 1013
+UNSUPPORTED_DATA, RESTARTING, TRY_LATER = 1003, 1012, 1013
 
 
 class Closing(Exception):
@@ -62,18 +90,43 @@ class Closing(Exception):
         self.reason = reason[:120]  # a close frame's reason is at most 123 bytes
 
 
+class Malformed(Exception):
+    """A client message that is not one of the protocol's (400) or whose fields are wrong
+    (422); `request_id` is its `id` when it had one."""
+
+    def __init__(self, status: int, detail: str, request_id: Any, errors: Any = None):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.request_id = request_id
+        self.errors = errors
+
+
 @router.websocket("/ws")
 @declares(READ)
 async def websocket(ws: WebSocket) -> None:
     await Socket(ws, app_state(ws)).serve()
 
 
-def _with_token(ws: WebSocket, token: str) -> HTTPConnection:
-    """The connection as if the token came as `Authorization: Bearer`, so identity is
-    established by the same dependency as on every HTTP route."""
-    headers = [(k, v) for k, v in ws.scope["headers"] if k != b"authorization"]
-    headers.append((b"authorization", f"Bearer {token}".encode("latin-1", "replace")))
-    return HTTPConnection({**ws.scope, "headers": headers})
+def parse(text: str) -> ClientMessage:
+    """One client message, or `Malformed`."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise Malformed(400, "not JSON", None) from None
+    if not isinstance(data, dict):
+        raise Malformed(400, "not a JSON object", None)
+    request_id = data.get("id") if isinstance(data.get("id"), str | int) else None
+    try:
+        return parse_message.validate_python(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if errors and errors[0]["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            kind = data.get("type")
+            raise Malformed(400, f"unknown message type {kind!r}", request_id) from None
+        # Locations without the union's tag: ("workflow.execute", "input") -> ["input"].
+        found = [{**error, "loc": error["loc"][1:]} for error in validation_errors(exc)]
+        raise Malformed(422, "invalid message", request_id, found) from None
 
 
 class Socket:
@@ -81,24 +134,21 @@ class Socket:
         self.ws = ws
         self.state = state
         self.config = state.settings.realtime
-        self.user: User | None = None
+        self.guard = state.security.guard
+        self.identity: Identity | None = None
         self._send_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._following = 0
+        self._following = 0  # live subscriptions, and those reserved for a request under way
         self._closing: asyncio.Future[Closing] = asyncio.get_running_loop().create_future()
+        self._slot = UNCOUNTED  # the principal's open-stream slot this socket holds
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def serve(self) -> None:
         await self.ws.accept()
         self.state.stream_opened()
-        slot = UNCOUNTED
         try:
-            self.user = await self._authenticate()
-            try:  # counted once its principal is known, before it can start anything
-                slot = await self.state.stream_caps.open(self.user)
-            except TooManyStreams as exc:
-                STREAMS_REFUSED.labels("websocket").inc()
-                raise Closing(TOO_MANY_STREAMS, str(exc)) from None
+            self.identity = await self._authenticate()
+            await self._count_stream(self.identity.user)
             await self._ready()
             await self._run()
         except Closing as closing:
@@ -106,7 +156,7 @@ class Socket:
         except WebSocketDisconnect:
             pass
         finally:
-            slot.release()
+            self._slot.release()
             self.state.stream_closed()
             for task in self._tasks:
                 task.cancel()
@@ -115,15 +165,19 @@ class Socket:
 
     async def _run(self) -> None:
         reader = asyncio.create_task(self._read())
+        watchdog = asyncio.create_task(self._watch())
         draining = asyncio.create_task(self.state.draining.wait())
         try:
-            waiting: set[asyncio.Future[Any]] = {reader, draining, self._closing}
+            waiting: set[asyncio.Future[Any]] = {reader, watchdog, draining, self._closing}
             await asyncio.wait(waiting, return_when="FIRST_COMPLETED")
         finally:
             reader.cancel()
+            watchdog.cancel()
             draining.cancel()
         if self._closing.done():
             raise self._closing.result()
+        if watchdog.done() and not watchdog.cancelled():
+            watchdog.result()  # a Closing: the principal lost access
         if draining.done() and not draining.cancelled():
             await self._send({"type": "reconnect", "data": draining_data()})
             raise Closing(RESTARTING, "server restarting: reconnect and resume with subscribe")
@@ -135,14 +189,20 @@ class Socket:
                 async with asyncio.timeout(1):
                     await self.ws.close(closing.code, closing.reason)
 
-    # -- authentication ------------------------------------------------------------------------
-    async def _authenticate(self) -> User:
+    def _end(self, closing: Closing) -> None:
+        if not self._closing.done():
+            self._closing.set_result(closing)
+
+    # -- who is on the socket ------------------------------------------------------------------
+    async def _authenticate(self) -> Identity:
+        """From `?token=`, the handshake's headers, or a first `auth` message."""
         token = self.ws.query_params.get("token")
-        try:
-            return await self._identify(token)
-        except Closing:
-            if token is not None:
-                raise
+        if token is not None:
+            return await self._sign_in(Credential.of(token))
+        with contextlib.suppress(AuthenticationFailed):
+            credential = credential_in(self.ws.scope["headers"])
+            if credential is not None or not self.guard.enabled:
+                return await self._sign_in(credential)
         try:
             async with asyncio.timeout(self.config.ws_auth_timeout_seconds):
                 message = await self._receive()
@@ -150,86 +210,126 @@ class Socket:
             raise Closing(
                 UNAUTHORIZED, "authentication required: ?token= or an auth message"
             ) from None
-        if message.get("type") != "auth" or not isinstance(message.get("token"), str):
-            raise Closing(UNAUTHORIZED, "authentication required: the first message must be auth")
-        return await self._identify(message["token"])
-
-    async def _identify(self, token: str | None) -> User:
-        connection = self.ws if token is None else _with_token(self.ws, token)
         try:
-            return await Permission(READ)(connection)
-        except ProblemError as exc:
-            raise Closing(FORBIDDEN if exc.status == 403 else UNAUTHORIZED, exc.detail) from exc
+            first = parse(message)
+        except Malformed:
+            first = None
+        if not isinstance(first, Auth):
+            raise Closing(UNAUTHORIZED, "authentication required: the first message must be auth")
+        return await self._sign_in(Credential.of(first.token))
+
+    async def _sign_in(self, credential: Credential | None) -> Identity:
+        """Establish the socket's principal (counted as one `read` request)."""
+        try:
+            return await self.guard.admit(credential, READ, self.ws)
+        except Refused as exc:
+            raise _closing(exc) from None
+
+    async def _current(self) -> Identity:
+        """The socket's principal as it stands now; Closing 4401 when its credential no longer
+        holds. Cheap: the credential, the account and the login are cached."""
+        assert self.identity is not None
+        try:
+            self.identity = await self.guard.recheck(self.identity)
+        except Refused as exc:
+            raise _closing(exc) from None
+        return self.identity
+
+    async def _admit(self, permission: str) -> User:
+        """The principal now, if it may send a message that needs `permission`: counted in that
+        permission's rate-limit group, exactly as the HTTP request would be."""
+        identity = await self._current()
+        try:
+            await self.guard.permit(identity, permission)
+        except Refused as exc:
+            raise ProblemError(exc.status, exc.detail, headers=exc.headers) from None
+        return identity.user
+
+    async def _watch(self) -> None:
+        """Close the socket of a principal that lost access, even while it sends nothing. A
+        check that cannot be made (the database is unreachable) is tried again at the next tick;
+        meanwhile every message and every batch still needs a check that succeeds."""
+        if not self.guard.enabled:  # everyone is the local admin, for good
+            await asyncio.Event().wait()
+        while True:
+            await asyncio.sleep(self.config.ws_recheck_seconds)
+            try:
+                identity = await self._current()
+            except Closing:
+                raise
+            except Exception as exc:
+                log.warning("cannot re-check a WebSocket's principal: %r", exc)
+                continue
+            if not identity.user.can(READ):
+                raise Closing(FORBIDDEN, f"the role {identity.user.role!r} may no longer read")
 
     async def _ready(self, request_id: Any = None) -> None:
-        assert self.user is not None
-        user = {"id": self.user.id, "username": self.user.username, "role": self.user.role}
-        await self._send({"type": "ready", "request_id": request_id, "user": user})
+        assert self.identity is not None
+        user = self.identity.user
+        data = {"id": user.id, "username": user.username, "role": user.role}
+        await self._send({"type": "ready", "request_id": request_id, "user": data})
 
     # -- reading -------------------------------------------------------------------------------
-    async def _receive(self) -> dict[str, Any]:
+    async def _receive(self) -> str:
         message = await self.ws.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         text = message.get("text")
         if text is None:
             raise Closing(UNSUPPORTED_DATA, "send JSON text frames, not binary")
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            data = None
-        if not isinstance(data, dict):
-            return {"type": None, "invalid": True}
-        return data
+        return str(text)
 
     async def _read(self) -> None:
         while True:
             try:
                 async with asyncio.timeout(self.config.ws_idle_timeout_seconds):
-                    message = await self._receive()
+                    text = await self._receive()
             except TimeoutError:
                 if self._following:
                     continue
                 raise Closing(IDLE, "idle timeout") from None
-            self._dispatch(message)
+            try:
+                message = parse(text)
+            except Malformed as exc:
+                errors = {"errors": exc.errors} if exc.errors is not None else {}
+                self._spawn(self._error(exc.request_id, exc.status, exc.detail, **errors))
+                continue
+            self._spawn(self._guarded(message))
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
-        request_id = message.get("id")
-        kind = message.get("type")
-        handler = {
-            "ping": self._ping,
-            "auth": self._reauthenticate,
-            "workflow.execute": self._execute,
-            "chat.message": self._chat,
-            "subscribe": self._subscribe,
-            "cancel": self._cancel,
-        }.get(kind if isinstance(kind, str) else "")
-        if handler is None:
-            detail = "not a JSON object" if message.get("invalid") else f"unknown type {kind!r}"
-            self._spawn(self._error(request_id, 400, detail))
-            return
-        self._spawn(self._guarded(handler, request_id, message))
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, handler: Any, request_id: Any, message: dict[str, Any]) -> None:
-        """Run one request; its failure is an `error` for that request, not the socket's end."""
+    async def _guarded(self, message: ClientMessage) -> None:
+        """Authorise and run one message; its failure is an `error` for that message, not the
+        socket's end (unless the principal lost its credentials: then the socket closes)."""
+        handler = self._handlers[type(message)]
         try:
             try:
-                await handler(request_id, message)
+                if isinstance(message, Auth):
+                    await self._reauthenticate(message)
+                else:
+                    assert message.permission is not None
+                    user = await self._admit(message.permission)
+                    await handler(self, message, user)
             except (RuntimeProblem, ProblemError) as exc:
-                await self._error(request_id, exc.status, exc.detail, **exc.extra)
+                extra = dict(exc.extra)
+                retry = (getattr(exc, "headers", None) or {}).get("Retry-After")
+                if retry is not None:
+                    extra["retry_after"] = int(retry)
+                await self._error(message.id, exc.status, exc.detail, **extra)
             except ValidationError as exc:
                 errors = validation_errors(exc)
-                await self._error(request_id, 422, "invalid message", errors=errors)
+                await self._error(message.id, 422, "invalid message", errors=errors)
         except Closing as closing:
-            if not self._closing.done():
-                self._closing.set_result(closing)
+            self._end(closing)
         except (WebSocketDisconnect, OSError, RuntimeError):
             pass  # the client is gone; serve() ends with the reader
+        except Exception as exc:
+            log.exception("unhandled error on a WebSocket %s message", message.type, exc_info=exc)
+            with contextlib.suppress(Exception):
+                await self._error(message.id, 500, "an unexpected error occurred; it is logged")
 
     # -- writing -------------------------------------------------------------------------------
     async def _send(self, data: dict[str, Any]) -> None:
@@ -239,123 +339,153 @@ class Socket:
                 async with asyncio.timeout(self.config.send_timeout_seconds):
                     await self.ws.send_text(payload)
             except TimeoutError:
-                raise Closing(TOO_SLOW, "too slow: resume with subscribe and after") from None
+                raise Closing(TRY_LATER, "too slow: resume with subscribe and after") from None
 
     async def _error(self, request_id: Any, status: int, detail: str, **extra: Any) -> None:
         data = {"status": status, "detail": detail, **extra}
         await self._send({"type": "error", "request_id": request_id, "data": data})
 
-    # -- requests ------------------------------------------------------------------------------
-    def _user(self) -> User:
-        assert self.user is not None
-        return self.user
+    # -- one handler per message type ------------------------------------------------------------
+    async def _reauthenticate(self, message: Auth) -> None:
+        identity = await self._sign_in(Credential.of(message.token))
+        if self.identity is None or identity.user.id != self.identity.user.id:
+            await self._count_stream(identity.user)  # the socket now counts for its new principal
+        self.identity = identity
+        await self._ready(message.id)
 
-    async def _ping(self, request_id: Any, message: dict[str, Any]) -> None:
-        await self._send({"type": "pong", "request_id": request_id})
+    async def _count_stream(self, user: User) -> None:
+        """Take one of `user`'s open-stream slots for this socket (closed with 4429 past its
+        role's cap), once its principal is known and before it can start anything."""
+        try:
+            slot = await self.state.stream_caps.open(user)
+        except TooManyStreams as exc:
+            STREAMS_REFUSED.labels("websocket").inc()
+            raise Closing(TOO_MANY_STREAMS, str(exc)) from None
+        self._slot.release()
+        self._slot = slot
 
-    async def _reauthenticate(self, request_id: Any, message: dict[str, Any]) -> None:
-        token = message.get("token")
-        if not isinstance(token, str):
-            raise ProblemError(400, "auth needs a token")
-        self.user = await self._identify(token)
-        await self._ready(request_id)
+    async def _ping(self, message: Ping, user: User) -> None:
+        await self._send({"type": "pong", "request_id": message.id})
 
-    async def _execute(self, request_id: Any, message: dict[str, Any]) -> None:
-        body = ExecuteRequest.model_validate(
-            {
-                key: message[key]
-                for key in ("workflow", "input", "query", "session_id")
-                if key in message
+    async def _execute(self, message: Execute, user: User) -> None:
+        body = ExecuteRequest(
+            workflow=message.workflow,
+            input=message.input,
+            query=message.query,
+            session_id=message.session_id,
+        )
+        with self._subscription():  # a socket at its cap starts nothing
+            runnable, routed = pick_workflow(body, self.state, user)
+            record = await self.state.executions.submit(
+                runnable,
+                body.input,
+                user,
+                session_id=body.session_id,
+                routed_from=body.query if routed else None,
+            )
+            self.state.security.audit.record(
+                "execution.start",
+                self.ws,
+                actor=user,
+                target=record.id,
+                at=record.created_at,
+                workflow=record.workflow,
+            )
+            created: dict[str, Any] = {
+                "type": "execution.created",
+                "request_id": message.id,
+                "execution_id": record.id,
+                "workflow": record.workflow,
             }
-        )
-        user = self._user()
-        runnable, routed = pick_workflow(body, self.state, user)
-        record = await self.state.executions.submit(
-            runnable,
-            body.input,
-            user,
-            session_id=body.session_id,
-            routed_from=body.query if routed else None,
-        )
-        created: dict[str, Any] = {
-            "type": "execution.created",
-            "request_id": request_id,
-            "execution_id": record.id,
-            "workflow": record.workflow,
-        }
-        if routed:
-            created["routed_to"] = runnable.name
-        await self._send(created)
-        await self._follow(record, 0, request_id)
+            if routed:
+                created["routed_to"] = runnable.name
+            await self._send(created)
+            await self._follow(record, 0, message.id)
 
-    async def _chat(self, request_id: Any, message: dict[str, Any]) -> None:
-        content, session_id = message.get("content"), message.get("session_id")
-        workflow, attachments = message.get("workflow"), message.get("attachments") or []
-        if not isinstance(content, str) or not content:
-            raise ProblemError(422, "chat.message needs `content` text")
-        if not all(isinstance(v, str | None) for v in (session_id, workflow)) or not (
-            isinstance(attachments, list) and all(isinstance(a, str) for a in attachments)
-        ):
-            raise ProblemError(422, "session_id and workflow are strings, attachments file ids")
-        turn = await self.state.chat.send(
-            self._user(),
-            content,
-            session_id=session_id,
-            workflow=workflow,
-            attachments=attachments,
-        )
-        if turn.created:
+    async def _chat(self, message: Chat, user: User) -> None:
+        with self._subscription():
+            turn = await self.state.chat.send(
+                user,
+                message.content,
+                session_id=message.session_id,
+                workflow=message.workflow,
+                attachments=list(message.attachments),
+            )
+            if turn.created:
+                await self._send(
+                    {
+                        "type": "session.created",
+                        "request_id": message.id,
+                        "session_id": turn.session.id,
+                        "workflow": turn.session.workflow,
+                    }
+                )
             await self._send(
                 {
-                    "type": "session.created",
-                    "request_id": request_id,
+                    "type": "execution.created",
+                    "request_id": message.id,
+                    "execution_id": turn.execution.id,
                     "session_id": turn.session.id,
+                    "message_id": turn.message.id,
                     "workflow": turn.session.workflow,
                 }
             )
-        await self._send(
-            {
-                "type": "execution.created",
-                "request_id": request_id,
-                "execution_id": turn.execution.id,
-                "session_id": turn.session.id,
-                "message_id": turn.message.id,
-                "workflow": turn.session.workflow,
-            }
-        )
-        await self._follow(turn.execution, 0, request_id)
+            await self._follow(turn.execution, 0, message.id)
 
-    async def _subscribe(self, request_id: Any, message: dict[str, Any]) -> None:
-        execution_id, after = message.get("execution_id"), message.get("after", 0)
-        if not isinstance(execution_id, str):
-            raise ProblemError(422, "subscribe needs an `execution_id`")
-        if isinstance(after, str) and after.isdigit():
-            after = int(after)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            raise ProblemError(422, "`after` must be an event id (a non-negative integer)")
-        record = await self.state.executions.get(execution_id, self._user())
-        await self._follow(record, after, request_id)
+    async def _subscribe(self, message: Subscribe, user: User) -> None:
+        with self._subscription():
+            record = await self.state.executions.get(message.execution_id, user)
+            await self._follow(record, message.after, message.id)
 
-    async def _cancel(self, request_id: Any, message: dict[str, Any]) -> None:
-        execution_id = message.get("execution_id")
-        if not isinstance(execution_id, str):
-            raise ProblemError(422, "cancel needs an `execution_id`")
-        record = await self.state.executions.cancel(execution_id, self._user())
+    async def _cancel(self, message: Cancel, user: User) -> None:
+        record = await self.state.executions.cancel(message.execution_id, user)
+        self.state.security.audit.record("execution.cancel", self.ws, actor=user, target=record.id)
         await self._send(
-            {"type": "cancel.accepted", "request_id": request_id, "execution_id": record.id}
+            {"type": "cancel.accepted", "request_id": message.id, "execution_id": record.id}
         )
 
-    async def _follow(self, record: ExecutionRecord, after: int, request_id: Any) -> None:
+    _handlers: dict[type[Any], Callable[..., Awaitable[None]]] = {
+        Auth: _reauthenticate,
+        Ping: _ping,
+        Execute: _execute,
+        Chat: _chat,
+        Subscribe: _subscribe,
+        Cancel: _cancel,
+    }
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _subscription(self) -> Iterator[None]:
+        """Hold one of the socket's subscriptions for a request, from before it starts anything
+        (429 at the cap) until its stream ends."""
         if self._following >= self.config.ws_max_subscriptions:
             raise ProblemError(
                 429, f"at most {self.config.ws_max_subscriptions} live subscriptions per socket"
             )
         self._following += 1
         try:
-            async for event in self.state.executions.events(record, after):
-                envelope = event.envelope()
-                envelope["request_id"] = request_id
-                await self._send(envelope)
+            yield
+        finally:
+            self._following -= 1
+
+    async def _follow(self, record: ExecutionRecord, after: int, request_id: Any) -> None:
+        """Send the execution's events, each batch only while the principal may still see it."""
+        try:
+            async for batch in self.state.executions.event_batches(record, after):
+                if not visible(record, (await self._current()).user):
+                    await self._send(
+                        {
+                            "type": "error",
+                            "request_id": request_id,
+                            "execution_id": record.id,
+                            "data": {"status": 403, "detail": "you may no longer see this"},
+                        }
+                    )
+                    return
+                for event in batch:
+                    envelope = event.envelope()
+                    envelope["request_id"] = request_id
+                    await self._send(envelope)
         except StreamLagged as exc:
             await self._send(
                 {
@@ -365,5 +495,9 @@ class Socket:
                     "data": lagged_data(exc),
                 }
             )
-        finally:
-            self._following -= 1
+
+
+def _closing(refused: Refused) -> Closing:
+    if refused.status == 429:
+        return Closing(TRY_LATER, refused.detail)
+    return Closing(FORBIDDEN if refused.status == 403 else UNAUTHORIZED, refused.detail)
