@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from nanobrain.config import ConfigError, Settings, load_settings
+from nanobrain.core import jsoncodec
 from nanobrain.core.errors import RegistrationError
 from nanobrain.core.registry import Registry, discover
 from nanobrain.store.private import private_directory
@@ -308,7 +309,7 @@ def run(
     registry = _registry(targets, settings)
     try:
         raw = Path(input[1:]).read_text() if input.startswith("@") else input
-        payload = orjson.loads(raw)
+        payload = jsoncodec.loads(raw)
     except (OSError, orjson.JSONDecodeError) as exc:
         raise _fail(f"--input is not valid JSON: {exc}") from None
     if not isinstance(payload, dict):
@@ -368,7 +369,8 @@ async def _run_once(
                     progress.console.print(event.data.get("delta"), end="", markup=False)
         final = await state.executions.get(execution.id, LOCAL_ADMIN)
         if final.status.value == "succeeded":
-            sys.stdout.write(orjson.dumps(final.output, option=orjson.OPT_INDENT_2).decode() + "\n")
+            shown = jsoncodec.dumps_text(final.output, jsoncodec.OPTIONS | orjson.OPT_INDENT_2)
+            sys.stdout.write(shown + "\n")
         else:
             console.print(
                 f"[bold red]{final.status.value}[/]: {(final.error or {}).get('message', '')}"

@@ -233,7 +233,9 @@ class LimitsConfig(_Model):
     max_body_bytes: int = Field(default=1_048_576, ge=0)
     max_upload_bytes: int = Field(default=104_857_600, ge=0)
     allowed_upload_types: list[str] = []  # empty: any type
-    max_json_depth: int = Field(default=64, ge=1)
+    # At most 200: pydantic's JSON parser stops there, and whatever is accepted must still be
+    # storable and sendable inside the envelopes that carry it (orjson writes 254 levels).
+    max_json_depth: int = Field(default=64, ge=1, le=200)
     max_string_length: int = Field(default=524_288, ge=1)
 
 
@@ -288,6 +290,10 @@ class RuntimeConfig(_Model):
     max_retained_streams: int = Field(default=10_000, ge=1)
     shutdown_grace_seconds: float = Field(default=5, ge=0)
     write_behind_seconds: float = Field(default=0.05, ge=0, le=10)
+    # How long a request that needs its record written waits before a 503 (`Retry-After`), how
+    # long unwritten changes may wait before /health reports the writer stuck, and the final
+    # flush's deadline at shutdown.
+    flush_timeout_seconds: float = Field(default=5, gt=0, le=60)
     # Distributed mode (`redis_url` set): how workers prove they are alive, and what happens to
     # the executions of one that stops doing so.
     heartbeat_seconds: float = Field(default=2, gt=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from nanobrain.observability.loop_metrics import LoopCounter, LoopHistogram
 
@@ -37,3 +37,15 @@ EXECUTIONS_QUEUED = Gauge(
 OLDEST_QUEUED_SECONDS = Gauge(
     "nanobrain_executions_oldest_queued_seconds", "How long the longest queued one has waited"
 )
+# The execution record writer (`runtime/records.py`): its backlog, how long the oldest change has
+# waited, and the writes it could not make (`unavailable`: the database refused the attempt, it
+# is retried; `unwritable`: a record it cannot store, replaced by its execution's failed outcome).
+RECORD_BACKLOG = Gauge("nanobrain_record_backlog", "Execution record changes not yet written")
+RECORD_OLDEST_UNWRITTEN = Gauge(
+    "nanobrain_record_oldest_unwritten_seconds", "Age of the oldest unwritten record change"
+)
+RECORD_WRITE_FAILURES = Counter(
+    "nanobrain_record_write_failures_total", "Failed execution record writes", ["reason"]
+)
+for _reason in ("unavailable", "unwritable"):
+    RECORD_WRITE_FAILURES.labels(_reason)

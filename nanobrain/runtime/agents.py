@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from nanobrain.core import jsoncodec
 from nanobrain.core.agent import Agent
 from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
@@ -115,7 +116,7 @@ async def _call_tool(
     outcome: dict[str, Any] = {"id": call.id, "name": call.name}
     spec = tools.get(call.name)
     try:
-        arguments = orjson.loads(call.arguments or "{}")
+        arguments = jsoncodec.loads(call.arguments or "{}")
     except orjson.JSONDecodeError:
         arguments = None
     if spec is None:
@@ -140,9 +141,9 @@ async def _call_tool(
             else:
                 outcome["error"] = record.error or {"type": record.status.value, "message": ""}
     ctx.report("tool_result", outcome)
-    content = orjson.dumps(
+    content = jsoncodec.dumps_text(
         {"output": outcome["output"]} if "output" in outcome else {"error": outcome["error"]}
-    ).decode()[:MAX_RESULT_CHARS]
+    )[:MAX_RESULT_CHARS]
     ctx.transcript.append(
         {
             "role": "tool",

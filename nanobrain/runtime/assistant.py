@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 from pydantic import Field
 
+from nanobrain.core import jsoncodec
 from nanobrain.core.agent import Agent
 from nanobrain.core.context import Context
 from nanobrain.core.spec import Runnable, build_runnable
@@ -100,7 +101,7 @@ async def _route_and_run(
             f"I ran **{spec.name}**, but it {record.status.value}: "
             f"{error.get('message', 'no reason given')}"
         )
-    shown = orjson.dumps(record.output, option=orjson.OPT_INDENT_2).decode()
+    shown = jsoncodec.dumps_text(record.output, jsoncodec.OPTIONS | orjson.OPT_INDENT_2)
     if len(shown) > MAX_OUTPUT_CHARS:
         shown = shown[:MAX_OUTPUT_CHARS] + "\n..."
     return (
@@ -120,7 +121,7 @@ def _inputs(
     found = _JSON_OBJECT.search(message)
     if found:
         try:
-            given = orjson.loads(found.group(0))
+            given = jsoncodec.loads(found.group(0))
         except orjson.JSONDecodeError:
             given = None
         if isinstance(given, dict):

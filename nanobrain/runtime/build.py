@@ -109,6 +109,7 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
     records = ExecutionRecords(
         ExecutionRepository(engine, ring),
         write_behind_seconds=config.write_behind_seconds,
+        flush_timeout=config.flush_timeout_seconds,
         shared=redis is not None,
     )
     service = ExecutionService(

@@ -8,6 +8,7 @@ from typing import Any
 class RuntimeProblem(Exception):
     status = 400
     title = "Bad request"
+    headers: dict[str, str] | None = None  # response headers, e.g. `Retry-After`
 
     def __init__(self, detail: str, **extra: Any):
         super().__init__(detail)
@@ -49,6 +50,18 @@ class TooLarge(RuntimeProblem):
 class UnsupportedMediaType(RuntimeProblem):
     status = 415
     title = "Unsupported media type"
+
+
+class StoreUnavailable(RuntimeProblem):
+    """The database does not take writes now (down, full, locked, read-only): what needs a
+    durable record cannot be answered; the client should try again after `retry_after`."""
+
+    status = 503
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 5):
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class FileUnreadable(RuntimeProblem):

@@ -13,7 +13,9 @@ from typing import Any, Protocol
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
+from nanobrain.core import jsoncodec
 from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
 from nanobrain.core.spec import Runnable
@@ -29,13 +31,15 @@ from nanobrain.runtime.errors import (
     validation_errors,
 )
 from nanobrain.runtime.events.base import EventBus
-from nanobrain.runtime.executors.base import HANDOVER, SHUTDOWN, USER_CANCEL, Job
+from nanobrain.runtime.executors.base import HANDOVER, REASONS, SHUTDOWN, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped while this execution was running"
+UNENCODABLE = "unencodable_output"
+MAX_STEP_LENGTH = 200  # the column's width
 
 
 Runnables = Mapping[str, Mapping[str, Runnable]]
@@ -67,7 +71,31 @@ def reply_text(output: Any) -> str:
         return output
     if isinstance(output, dict) and output.get("kind") == "markdown":
         return str(output.get("text", ""))
-    return orjson.dumps(output, option=orjson.OPT_INDENT_2).decode()
+    return jsoncodec.dumps_text(output, jsoncodec.OPTIONS | orjson.OPT_INDENT_2)
+
+
+def encodable(value: Any, what: str) -> None:
+    """Raise `Unencodable` naming `what` unless `value` can be stored and sent as JSON: such a
+    value fails its own execution here, not a write or a stream later for everyone."""
+    try:
+        jsoncodec.check(value)
+    except jsoncodec.Unencodable as exc:
+        raise jsoncodec.Unencodable(f"{what} cannot be stored or sent: {exc}") from None
+
+
+def _text(value: Any, what: str) -> str:
+    """A progress message or step as storable text."""
+    if not isinstance(value, str):
+        value = str(value)
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise jsoncodec.Unencodable(
+                f"{what} cannot be stored or sent: it holds a lone surrogate, which is not "
+                "valid Unicode"
+            ) from None
+    return value
 
 
 class Publisher:
@@ -150,6 +178,13 @@ class Publisher:
         await self.bus.flush()
         return True
 
+    def announce(self, record: ExecutionRecord) -> None:
+        """Publish the closing events of a record made final outside a run (refused before it
+        started, or replaced by its failed outcome when it could not be stored)."""
+        self._announce(record, _closing(record))
+        if not self.records.shared:
+            self.records.touch(record)
+
     def _announce(self, record: ExecutionRecord, closing: list[tuple[str, Any]]) -> None:
         for event_type, data in closing:
             self.publish(record, event_type, data)
@@ -215,6 +250,10 @@ class _Sink:
         record = self.record
         if record.status.final:
             return
+        if message is not None:
+            message = _text(message, "the progress message")
+        if step is not None:
+            step = _text(step, "the progress step")[:MAX_STEP_LENGTH]
         if fraction is not None:
             record.progress_fraction = fraction
         record.progress_message = message
@@ -228,6 +267,7 @@ class _Sink:
 
     def emit(self, event_type: str, data: Any) -> None:
         if not self.record.status.final:
+            encodable(data, f"a {event_type} event")
             self.publisher.publish(self.record, event_type, data)
 
 
@@ -356,13 +396,15 @@ class ExecutionRunner:
                 raise
             deadline.disarm(None)
             output = _dump_output(runnable.output_model, result)
+            encodable(output, "the output")
             if chat:
                 await self._close_turn(record, context, output)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as cancelled:
             context.mark_cancelled()
-            if job.cancel_reason == HANDOVER:
+            reason = cancel_reason(job, cancelled)
+            if reason == HANDOVER:
                 return  # left running, for the stopping worker to hand over (`recover`)
-            await self.publisher.interrupt(record, job.cancel_reason or USER_CANCEL)
+            await self.publisher.interrupt(record, reason)
             return
         except _TimedOut:
             message = f"timed out after {timeout:g} s"
@@ -391,6 +433,8 @@ class ExecutionRunner:
 
     async def _close_turn(self, record: ExecutionRecord, context: Context, output: Any) -> None:
         """Store the reply (in a session) and announce the whole message with `complete`."""
+        encodable(context.session, "the chat session's state")
+        encodable(context.transcript, "the turn's tool messages")
         text = reply_text(output)
         llm = context.llm
         usage = llm.usage.as_dict() if isinstance(llm, MeteredLLM) and llm.calls else None
@@ -413,14 +457,28 @@ class ExecutionRunner:
 
 
 def _dump_output(model: type[BaseModel], result: Any) -> Any:
-    """`model(result).model_dump(mode="json")` without the wrappers around pydantic-core."""
-    return model.__pydantic_serializer__.to_python(
-        model.__pydantic_validator__.validate_python(result), mode="json"
-    )
+    """`model(result).model_dump(mode="json")` without the wrappers around pydantic-core. A
+    value that validates but does not serialize (an unknown object in an `Any`, nesting past
+    pydantic's limit) is `Unencodable`."""
+    validated = model.__pydantic_validator__.validate_python(result)
+    try:
+        return model.__pydantic_serializer__.to_python(validated, mode="json")
+    except (PydanticSerializationError, ValueError, RecursionError) as exc:
+        raise jsoncodec.Unencodable(f"the output cannot be stored or sent: {exc}") from None
 
 
 class _TimedOut(Exception):
     pass
+
+
+def cancel_reason(job: Job, cancelled: asyncio.CancelledError) -> str:
+    """Why a run was cancelled: the reason its executor gave (on the job, or as the message of
+    the cancellation of the task it runs in, e.g. an agent's, for its nested tool calls); else
+    the task's owner cancelled it (a request cut off as the server stops): a shutdown."""
+    if job.cancel_reason is not None:
+        return job.cancel_reason
+    message = cancelled.args[0] if cancelled.args else None
+    return message if message in REASONS else SHUTDOWN
 
 
 async def _resolve_files(value: Any, files: ExecutionFiles) -> Any:
@@ -432,6 +490,9 @@ async def _resolve_files(value: Any, files: ExecutionFiles) -> Any:
 
 
 def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
+    unencodable = _unencodable(exc)
+    if unencodable is not None:
+        return {"type": UNENCODABLE, "message": unencodable}
     if isinstance(exc, WorkflowError):
         return {"type": "workflow_error", "message": str(exc)}
     if isinstance(exc, FileUnreadable):
@@ -450,3 +511,16 @@ def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
         }
     log.exception("execution of %s %s failed", runnable.kind, runnable.name, exc_info=exc)
     return {"type": "exception", "message": f"{type(exc).__name__}: {exc}"}
+
+
+def _unencodable(exc: BaseException) -> str | None:
+    """The reason, when `exc` (or what caused it, e.g. inside a database statement) is a value
+    that JSON cannot hold."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, jsoncodec.Unencodable):
+            return str(current)
+        current = getattr(current, "orig", None) or current.__cause__
+        seen += 1
+    return None

@@ -18,7 +18,14 @@ from nanobrain.core.types import File
 from nanobrain.core.user import User
 from nanobrain.llm.base import LLMProvider
 from nanobrain.runtime.cache import ResultCache, result_key
-from nanobrain.runtime.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
+from nanobrain.runtime.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StoreUnavailable,
+    validation_errors,
+)
 from nanobrain.runtime.events.base import Event, EventBus
 from nanobrain.runtime.executors.base import Executor, Job
 from nanobrain.runtime.files import FileService, can_see_all
@@ -78,6 +85,19 @@ class ExecutionService:
             cache=cache,
             llm=llm,
         )
+        records.on_unwritable = self._unwritable
+        self._stopping: set[asyncio.Task[Any]] = set()
+
+    def _unwritable(self, record: ExecutionRecord, was_final: bool) -> None:
+        """The record writer replaced `record` by its failed outcome (it could not store it):
+        end its event stream the same way, and stop its run if it still goes on."""
+        if was_final:
+            return  # its stream already ended; status and results now tell the failure
+        self.publisher.announce(record)
+        if self.executor.in_process:
+            task = asyncio.get_running_loop().create_task(self.executor.cancel(record.id))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
     async def start(self) -> int:
         """Start the pieces; return how many executions a dead process left unfinished.
@@ -140,16 +160,37 @@ class ExecutionService:
         record, job = await self._accept(
             runnable, raw_input, user, session_id, request_id, routed_from, execution_id, history
         )
-        if not self.executor.in_process:
-            # Another process may take the job at once: it must find the record and the events.
-            await asyncio.gather(self.records.flush(), self.bus.flush())
-        elif durable:
-            await self.records.flush()
+        try:
+            if not self.executor.in_process:
+                # Another process may take the job at once: it must find the record and the
+                # events.
+                await asyncio.gather(self.records.flush(), self.bus.flush())
+            elif durable:
+                await self.records.flush()
+        except StoreUnavailable:
+            # Refused (503): the run never starts, and its record, written once the database
+            # takes writes again, says so.
+            self._refused(record)
+            raise
         if job is None:  # answered from the cache
             return record
         if not (run_here and await self.executor.run_here(job)):
             await self.executor.submit(job)
         return record
+
+    def _refused(self, record: ExecutionRecord) -> None:
+        if record.status.final:  # already replaced by the writer's own failed outcome
+            return
+        record.transition(ExecutionStatus.FAILED)
+        record.error = {
+            "type": "store_unavailable",
+            "message": "not started: the database was not taking writes, so the request that "
+            "asked for it was refused",
+        }
+        if self.records.shared:  # nobody else knows of it yet: no events, no commit to wait on
+            self.records.touch(record)
+        else:
+            self.publisher.announce(record)
 
     async def run_nested(
         self, runnable: Runnable, raw_input: Any, user: User, *, session_id: str | None = None

@@ -13,12 +13,15 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
+from nanobrain.core import jsoncodec
 from nanobrain.core.user import User
 from nanobrain.store.audit import AuditRepository
 from nanobrain.store.executions import utcnow
+from nanobrain.store.failures import database_unavailable
 
 log = logging.getLogger(__name__)
 MAX_QUEUED = 100_000
+_TEXT_LIMITS = {"actor": 200, "target": 255, "client": 64, "request_id": 128}
 
 
 def client_address(connection: HTTPConnection) -> str | None:
@@ -66,11 +69,54 @@ class AuditLog:
         )
 
     async def flush(self) -> None:
+        """Write the queued entries. Raises (keeping them queued) when the database does not
+        take writes; an entry it refuses for what it holds does not hold up the others."""
         if not self._queue:
             return
         batch, self._queue = self._queue, []
         try:
             await self.repository.append(batch)
-        except Exception:
-            self._queue[:0] = batch  # keep them for the next attempt
-            raise
+        except Exception as exc:
+            if database_unavailable(exc):
+                self._queue[:0] = batch  # keep them for the next attempt
+                raise
+            await self._one_by_one(batch)
+
+    async def _one_by_one(self, batch: list[dict[str, Any]]) -> None:
+        for index, entry in enumerate(batch):
+            try:
+                await self.repository.append([entry])
+                continue
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._queue[:0] = batch[index:]
+                    raise
+            try:  # with what the database refused made storable
+                await self.repository.append([_storable(entry)])
+            except Exception as exc:
+                if database_unavailable(exc):
+                    self._queue[:0] = batch[index:]
+                    raise
+                log.error(
+                    "audit entry %s at %s cannot be written (%s); dropped",
+                    entry.get("action"),
+                    entry.get("at"),
+                    type(exc).__name__,
+                )
+
+
+def _storable(entry: dict[str, Any]) -> dict[str, Any]:
+    """`entry` with text every database takes (no NUL, no lone surrogate, within its column)
+    and a detail that is JSON, marked as changed."""
+    fixed = dict(entry)
+    for name, limit in _TEXT_LIMITS.items():
+        value = fixed.get(name)
+        if isinstance(value, str):
+            value = value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
+            fixed[name] = value[:limit]
+    try:
+        jsoncodec.check(fixed.get("detail"))
+    except jsoncodec.Unencodable:
+        fixed["detail"] = {}
+    fixed["detail"] = {**(fixed.get("detail") or {}), "altered_to_store": True}
+    return fixed

@@ -15,21 +15,27 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from nanobrain.core import jsoncodec
 from nanobrain.store.private import private_sqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def json_text(value: Any) -> str:
-    """A JSON column's stored text: SQLAlchemy's serializer, and `sqlite_rows` writes it too."""
+    """A JSON column's stored text: SQLAlchemy's serializer, and `sqlite_rows` writes it too.
+    Integers past 64 bits are stored exactly; raises `jsoncodec.Unencodable`."""
     if value is None:  # most rows' `error`
         return "null"
-    return orjson.dumps(value, option=orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY).decode()
+    try:  # `jsoncodec.dumps` inlined: this runs for every JSON column of every row written
+        return orjson.dumps(value, option=jsoncodec.OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return jsoncodec.dumps_text(value)
 
 
 def _unjson(value: Any) -> Any:
-    # SQLite gives JSON columns numeric affinity: a stored number comes back already a number.
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+    # SQLite gives JSON columns numeric affinity: a stored number comes back already a number
+    # (an integer past 64 bits as text, which then reads back as JSON).
+    return jsoncodec.loads(value) if isinstance(value, str | bytes) else value
 
 
 def create_engine(url: str) -> AsyncEngine:

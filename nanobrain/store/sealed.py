@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from nanobrain.core import jsoncodec
 from nanobrain.security.keyring import TEXT_PREFIX, DecryptionError, KeyRing
 
 
@@ -33,7 +34,7 @@ def seal_json(ring: KeyRing, value: Any, column: str, row_id: str) -> Any:
     the encrypted text of its JSON."""
     if value is None or not ring.enabled:
         return value
-    return seal_text(ring, orjson.dumps(value).decode(), column, row_id)
+    return seal_text(ring, jsoncodec.dumps_text(value), column, row_id)
 
 
 def open_json(ring: KeyRing, value: Any, column: str, row_id: str) -> Any:
@@ -43,7 +44,7 @@ def open_json(ring: KeyRing, value: Any, column: str, row_id: str) -> Any:
         return value
     text = open_text(ring, value, column, row_id)
     try:
-        return orjson.loads(text)
+        return jsoncodec.loads(text)
     except orjson.JSONDecodeError:
         raise DecryptionError("the decrypted value is not JSON") from None
 

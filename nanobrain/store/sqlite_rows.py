@@ -5,6 +5,9 @@ row passes its type's bind processor, which costs more than SQLite's own insert;
 turned into driver values by a few precomputed conversions, stored exactly as SQLAlchemy stores
 them (JSON text, `null` for None; UTC datetimes as `YYYY-MM-DD HH:MM:SS.ffffff`), so SQLAlchemy
 reads them back unchanged.
+
+One exception: SQLite gives a JSON column numeric affinity, so the text of a bare integer past 64
+bits would be stored as a float; that one is stored as a BLOB, which SQLite keeps as it is.
 """
 
 from __future__ import annotations
@@ -18,8 +21,25 @@ import orjson
 from sqlalchemy import JSON, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nanobrain.store.database import json_text
+from nanobrain.core import jsoncodec
 from nanobrain.store.models import UTCDateTime
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def sqlite_json(value: Any) -> str | bytes:
+    """A JSON column's value for the driver: its text (`json_text`, inlined: this runs for every
+    JSON column of every row), as bytes for a bare integer that SQLite's numeric affinity would
+    turn into a float."""
+    if value is None:
+        return "null"
+    try:
+        text = orjson.dumps(value, option=jsoncodec.OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        text = jsoncodec.dumps_text(value)
+    if type(value) is int and not _INT64_MIN <= value <= _INT64_MAX:
+        return text.encode()
+    return text
 
 
 def sqlite_datetime(value: datetime | None) -> str | None:
@@ -56,7 +76,7 @@ class SqliteRows:
         for index, name in enumerate(columns):
             column_type = table.c[name].type
             if isinstance(column_type, JSON):
-                self._conversions.append((index, json_text))
+                self._conversions.append((index, sqlite_json))
             elif isinstance(column_type, UTCDateTime):
                 self._conversions.append((index, sqlite_datetime))
 

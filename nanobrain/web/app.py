@@ -90,7 +90,17 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     async def close() -> None:
         await runtime.executions.stop()
         await stream_caps.close()
-        await security.close()
+        # Bounded, as the records' last flush: the database may not be taking writes. A write
+        # it does not answer is left behind, not awaited (cancelling it would wait for it).
+        closing = asyncio.ensure_future(security.close())
+        await asyncio.wait({closing}, timeout=settings.runtime.flush_timeout_seconds)
+        failure = closing.exception() if closing.done() else TimeoutError()
+        if failure is not None:
+            closing.cancel()
+            log.error(
+                "stopping: audit entries and key usage could not be written (%s)",
+                type(failure).__name__,
+            )
         await runtime.release()
 
     return AppState(
@@ -111,13 +121,22 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
 async def _flush_periodically(security: SecurityServices, stopping: asyncio.Event) -> None:
     """Until `stopping` is set; never cancelled, since a write cut off mid-transaction would
     leave its connection holding SQLite's write lock (the final flush would then wait for it)."""
+    failures = 0
     while not stopping.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), FLUSH_SECONDS)
         try:
             await security.flush()
-        except Exception:
-            log.exception("could not write the audit log; will retry")
+        except Exception as exc:
+            failures += 1
+            if failures == 1 or failures % 60 == 0:  # a line a minute while the outage lasts
+                log.error(
+                    "could not write the audit log (%s, %d attempt(s)); will retry",
+                    type(exc).__name__,
+                    failures,
+                )
+        else:
+            failures = 0
 
 
 def create_api(settings: Settings, registry: Registry) -> FastAPI:

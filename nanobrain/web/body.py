@@ -13,6 +13,7 @@ from starlette.formparsers import MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
 from nanobrain.config import LimitsConfig
+from nanobrain.core import jsoncodec
 from nanobrain.runtime.errors import InvalidInput, validation_errors
 from nanobrain.web.problems import ProblemError
 
@@ -52,14 +53,18 @@ async def read_body(request: Request) -> bytes:
 
 
 def parse_json(raw: bytes, limits: LimitsConfig, what: str = "request body") -> Any:
+    """Strict JSON (no `NaN`), integers of any size exactly, within the nesting and string
+    limits: 400 (413 for a string too long) otherwise."""
     if not raw.strip():
         raise ProblemError(400, f"the {what} is empty; send a JSON object")
+    max_depth = limits.max_json_depth
     try:
-        value = orjson.loads(raw)
+        value = jsoncodec.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit exceeded"):  # orjson's own, past 1024 levels
+            raise ProblemError(400, f"the {what} nests deeper than {max_depth} levels") from exc
         raise ProblemError(400, f"the {what} is not valid JSON: {exc}") from exc
     # Nesting needs a bracket per level: count them in C before walking the value in Python.
-    max_depth = limits.max_json_depth
     if raw.count(b"[") + raw.count(b"{") > max_depth and _depth(value, max_depth) > max_depth:
         raise ProblemError(400, f"the {what} nests deeper than {max_depth} levels")
     # Likewise, no string can be longer than the body that holds it.
@@ -93,8 +98,10 @@ def parse_model(raw: bytes, model: type[M], limits: LimitsConfig, what: str = "r
     if (
         raw.count(b"[") + raw.count(b"{") > limits.max_json_depth
         or len(raw) > limits.max_string_length
+        or b"NaN" in raw  # pydantic's parser takes NaN and Infinity, which JSON has not
+        or b"Infinity" in raw
     ):
-        parse_json(raw, limits, what)  # enforces the nesting and string limits
+        parse_json(raw, limits, what)  # enforces strict JSON, the nesting and string limits
     try:
         # The validator itself: `model_validate_json`'s wrapper costs a third as much again.
         return cast(M, model.__pydantic_validator__.validate_json(raw))

@@ -16,7 +16,7 @@ import mcp_types as types
 from mcp.server.lowlevel.server import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.requests import HTTPConnection, Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from nanobrain import __version__
 from nanobrain.core.spec import Runnable
@@ -24,6 +24,7 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput, RuntimeProblem
 from nanobrain.security.policy import EXECUTE
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
+from nanobrain.web.body import parse_json, read_body
 from nanobrain.web.deps import Permission, declares
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import dumps, problem
@@ -151,9 +152,30 @@ class MCPApp:
         request = Request(scope, receive)
         try:
             user = await _guard(request)
+            if scope["method"] == "POST":
+                receive = await _checked_body(request)
         except ProblemError as exc:
             response = problem(exc.status, exc.detail, headers=exc.headers)
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})[USER_KEY] = user
         await self.manager.handle_request(scope, receive, send)
+
+
+async def _checked_body(request: Request) -> Receive:
+    """The body under the same checks as every JSON body (strict JSON, nesting and string
+    limits: 400/413 before the SDK parses it), handed on to the SDK as it came."""
+    body = await read_body(request)
+    if body.strip():  # an empty body is the SDK's to refuse, in its own words
+        parse_json(body, app_state(request).settings.web_interface.limits, "MCP message")
+    receive = request.receive
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

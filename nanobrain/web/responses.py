@@ -9,11 +9,17 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY
+from nanobrain.core import jsoncodec
+
+_OPTIONS = jsoncodec.OPTIONS
 
 
 def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, option=_OPTIONS)
+    """JSON bytes, integers past 64 bits exactly; raises `jsoncodec.Unencodable`."""
+    try:  # `jsoncodec.dumps` inlined: every response body goes through here
+        return orjson.dumps(content, option=_OPTIONS)
+    except orjson.JSONEncodeError:
+        return jsoncodec.dumps(content)
 
 
 class JSON(Response):

@@ -112,9 +112,10 @@ class StreamCaps:
             self._beater.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._beater
-        if self._beats is not None:
-            with contextlib.suppress(RedisError):
-                await self._beats.forget(self._replica)
+        if self._beats is not None:  # bounded: Redis may be away at shutdown
+            with contextlib.suppress(RedisError, TimeoutError):
+                async with asyncio.timeout(1):
+                    await self._beats.forget(self._replica)
 
     async def open(self, user: User) -> StreamSlot:
         """A slot for one more stream of `user`; `TooManyStreams` past its role's cap."""

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from nanobrain.core import jsoncodec
 from nanobrain.core.spec import Runnable
 
 
@@ -48,6 +49,6 @@ def fingerprint(runnable: Runnable) -> str:
 def result_key(runnable: Runnable, owner_id: str, validated: BaseModel) -> str:
     """Workflow version and fingerprint, the owner (a result may depend on who asks), and the
     canonical input: validated, defaults filled in, keys sorted."""
-    canonical = orjson.dumps(validated.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    canonical = jsoncodec.dumps(validated.model_dump(mode="json"), orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(owner_id.encode() + b"\0" + canonical).hexdigest()
     return f"{runnable.name}:{runnable.version}:{fingerprint(runnable)}:{digest}"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
+from nanobrain.core import jsoncodec
 from nanobrain.runtime.cache.base import ResultCache
 
 
@@ -20,7 +20,8 @@ class RedisResultCache(ResultCache):
         stored = await self._redis.get(self._prefix + key)
         if stored is None:
             return False, None
-        return True, orjson.loads(stored)
+        return True, jsoncodec.loads(stored)
 
     async def set(self, key: str, output: Any, ttl: float) -> None:
-        await self._redis.set(self._prefix + key, orjson.dumps(output), px=max(1, int(ttl * 1000)))
+        value = jsoncodec.dumps(output)
+        await self._redis.set(self._prefix + key, value, px=max(1, int(ttl * 1000)))

@@ -25,10 +25,10 @@ from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from nanobrain.core import jsoncodec
 from nanobrain.runtime.events.base import Event, EventBus, StreamLagged
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class RedisEventBus(EventBus):
             execution_id=execution_id,
             session_id=session_id,
         )
-        payload = orjson.dumps(
+        payload = jsoncodec.dumps(
             {"t": event_type, "d": data, "ts": event.ts, "f": final, "x": execution_id,
              "s": session_id}
         )  # fmt: skip
@@ -220,7 +220,7 @@ class RedisEventBus(EventBus):
 
 
 def _decode(stream: str, entry_id: bytes, fields: dict[bytes, bytes]) -> Event:
-    body = orjson.loads(fields[b"e"])
+    body = jsoncodec.loads(fields[b"e"])
     return Event(
         stream=stream,
         seq=int(entry_id.split(b"-", 1)[0]),

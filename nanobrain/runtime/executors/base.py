@@ -13,6 +13,8 @@ from nanobrain.core.user import User
 SHUTDOWN = "shutdown"
 USER_CANCEL = "cancelled"
 HANDOVER = "handover"  # its worker is shutting down: settled as if the worker had died
+REASONS = frozenset({SHUTDOWN, USER_CANCEL, HANDOVER})
+"""Why an executor cancels a run; also the message of the task cancellation it makes."""
 
 
 @dataclass(slots=True)

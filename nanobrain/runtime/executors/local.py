@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping
 
 from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Job, Load, Runner
 from nanobrain.runtime.executors.slots import Slots
+
+log = logging.getLogger(__name__)
 
 
 class LocalExecutor(Executor):
@@ -45,7 +48,12 @@ class LocalExecutor(Executor):
 
     async def run_here(self, job: Job) -> bool:
         """Run in the calling task when a slot is free now (the caller waits for the outcome
-        anyway: this saves a task and two hand-overs); False leaves it to `submit`."""
+        anyway: this saves a task and two hand-overs); False leaves it to `submit`.
+
+        Two cancellations can reach the task: this executor's (`cancel`, `stop`: one at most,
+        with `job.cancel_reason` set), meant for the execution and taken back here; and the
+        caller's own (the server stopping cuts off the request), which the run records as a
+        shutdown and which the caller then sees."""
         user = job.user
         if self._runner is None or self._closing or not self._slots.try_take(user.id, user.role):
             return False
@@ -59,8 +67,10 @@ class LocalExecutor(Executor):
             self._slots.give(user.id)
             self._tasks.pop(job.execution_id, None)
             self._jobs.pop(job.execution_id, None)
-            while task.cancelling():  # a cancel meant for the execution, not for the caller
-                task.uncancel()
+            if job.cancel_reason is not None and task.cancelling():
+                task.uncancel()  # this executor's, for the execution
+        if task.cancelling():
+            raise asyncio.CancelledError  # the caller's own, which the run absorbed
         return True
 
     async def _run(self, job: Job) -> None:
@@ -97,9 +107,9 @@ class LocalExecutor(Executor):
         job = self._jobs.get(execution_id)
         if task is None or job is None or task.done():
             return False
-        if job.cancel_reason is None:
+        if job.cancel_reason is None:  # once: the run is already being interrupted otherwise
             job.cancel_reason = reason
-        task.cancel()
+            task.cancel(reason)
         return True
 
     async def stop(self) -> None:
@@ -112,4 +122,7 @@ class LocalExecutor(Executor):
             self._interrupt(execution_id, SHUTDOWN)
         remaining = list(self._tasks.values())
         if remaining:
-            await asyncio.gather(*remaining, return_exceptions=True)
+            # Bounded: a workflow that swallows its cancellation must not hold the shutdown.
+            _, stuck = await asyncio.wait(remaining, timeout=max(1.0, self._grace))
+            if stuck:
+                log.error("%d execution(s) did not stop when cancelled; leaving them", len(stuck))

@@ -24,6 +24,8 @@ from nanobrain.observability.metrics import (
     EXECUTOR_CAPACITY,
     EXECUTOR_RUNNING,
     OLDEST_QUEUED_SECONDS,
+    RECORD_BACKLOG,
+    RECORD_OLDEST_UNWRITTEN,
     STREAMS_OPEN,
 )
 from nanobrain.security.policy import ADMIN
@@ -57,6 +59,9 @@ async def _checks(state: AppState) -> dict[str, Any]:
             }
         except Exception as exc:
             checks["redis"] = {"status": "down", "error": type(exc).__name__}
+    # The record writer: `down` when changes have waited unwritten too long (the database
+    # refuses writes, or does not answer), though reads may still work.
+    checks["record_writer"] = state.executions.records.check()
     try:
         checks["executor"] = await state.executions.executor.check()
     except Exception as exc:
@@ -122,6 +127,9 @@ async def metrics(request: Request, _: None = Depends(MetricsAccess())) -> Respo
     state = app_state(request)
     executor = state.executions.executor
     EXECUTIONS_ACTIVE.set(executor.active)
+    records = state.executions.records
+    RECORD_BACKLOG.set(records.backlog)
+    RECORD_OLDEST_UNWRITTEN.set(records.oldest_unwritten_seconds())
     STREAMS_OPEN.set(state.streams)
     try:
         load = await executor.load()

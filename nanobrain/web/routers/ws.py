@@ -44,11 +44,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from nanobrain.config import LimitsConfig
 from nanobrain.core.user import User
 from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
@@ -58,6 +58,7 @@ from nanobrain.security.credentials import AuthenticationFailed, Credential, Ide
 from nanobrain.security.guard import Refused
 from nanobrain.security.policy import READ
 from nanobrain.store.executions import ExecutionRecord
+from nanobrain.web.body import parse_json
 from nanobrain.web.deps import declares
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import dumps
@@ -108,12 +109,12 @@ async def websocket(ws: WebSocket) -> None:
     await Socket(ws, app_state(ws)).serve()
 
 
-def parse(text: str) -> ClientMessage:
+def parse(text: str, limits: LimitsConfig) -> ClientMessage:
     """One client message, or `Malformed`."""
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        raise Malformed(400, "not JSON", None) from None
+    try:  # the body parser's checks: strict JSON, exact integers, nesting, string length
+        data = parse_json(text.encode(), limits, "message")
+    except ProblemError as exc:
+        raise Malformed(exc.status, exc.detail, None) from None
     if not isinstance(data, dict):
         raise Malformed(400, "not a JSON object", None)
     request_id = data.get("id") if isinstance(data.get("id"), str | int) else None
@@ -211,7 +212,7 @@ class Socket:
                 UNAUTHORIZED, "authentication required: ?token= or an auth message"
             ) from None
         try:
-            first = parse(message)
+            first = parse(message, self.state.settings.web_interface.limits)
         except Malformed:
             first = None
         if not isinstance(first, Auth):
@@ -289,7 +290,7 @@ class Socket:
                     continue
                 raise Closing(IDLE, "idle timeout") from None
             try:
-                message = parse(text)
+                message = parse(text, self.state.settings.web_interface.limits)
             except Malformed as exc:
                 errors = {"errors": exc.errors} if exc.errors is not None else {}
                 self._spawn(self._error(exc.request_id, exc.status, exc.detail, **errors))
