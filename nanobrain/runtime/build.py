@@ -24,6 +24,7 @@ from nanobrain.runtime.events.redis import RedisEventBus
 from nanobrain.runtime.executors.base import Executor
 from nanobrain.runtime.executors.distributed import Cancellations, DistributedExecutor, JobQueue
 from nanobrain.runtime.executors.local import LocalExecutor
+from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records import ExecutionRecords
@@ -80,7 +81,11 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
             retention_seconds=config.event_retention_seconds,
             max_streams=config.max_retained_streams,
         )
-        executor = LocalExecutor(config.max_concurrency, config.shutdown_grace_seconds)
+        executor = LocalExecutor(
+            config.max_concurrency,
+            config.shutdown_grace_seconds,
+            config.fair_share.running_limits(),
+        )
     else:
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         prefix = settings.redis_prefix
@@ -90,12 +95,15 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
             max_events_per_stream=config.max_events_per_stream,
             retention_seconds=config.event_retention_seconds,
         )
+        queue = JobQueue(settings.redis_url, redis, prefix, consumer=worker)
         executor = DistributedExecutor(
-            JobQueue(settings.redis_url, redis, prefix, consumer=worker),
+            queue,
             Cancellations(redis, prefix),
             Heartbeats(redis, prefix, config.worker_timeout_seconds),
             sweep_seconds=config.heartbeat_seconds,
             max_attempts=config.max_attempts,
+            shares=Shares(redis, prefix, queue.stream, config.fair_share.running_limits()),
+            worker_slots=config.max_concurrency,
         )
     cache: ResultCache | None = build_cache(settings, redis)
     records = ExecutionRecords(
