@@ -39,6 +39,7 @@ __all__ = [
     "CacheConfig",
     "ConfigError",
     "CorsConfig",
+    "FairShareConfig",
     "LimitsConfig",
     "LlmConfig",
     "MonitoringConfig",
@@ -250,11 +251,44 @@ class WebInterfaceConfig(_Model):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
 
+class FairShareConfig(_Model):
+    """Per principal (a user, whatever credential it uses), by role; `null`: no limit.
+
+    `running`: executions running at once; the principal's others wait `queued`, and queued
+    executions of different principals start in turn. `streams`: SSE streams and WebSockets open
+    at once (429, or WebSocket close 4429, past it). Off (development): no limit on either, and
+    queued executions still start in turn."""
+
+    enabled: bool = True
+    running: dict[Role, int | None] = {"admin": 16, "developer": 16, "user": 8, "guest": 1}
+    streams: dict[Role, int | None] = {"admin": 64, "developer": 64, "user": 16, "guest": 8}
+
+    @field_validator("running", "streams")
+    @classmethod
+    def _positive(cls, limits: dict[Role, int | None]) -> dict[Role, int | None]:
+        for role, limit in limits.items():
+            if limit is not None and limit < 1:
+                raise ValueError(f"{role}: {limit} must be at least 1 (or null: no limit)")
+        return limits
+
+    def running_limits(self) -> dict[str, int]:
+        """Role -> limit, for the roles that have one (none when off)."""
+        return _set_limits(self.running) if self.enabled else {}
+
+    def stream_limits(self) -> dict[str, int]:
+        return _set_limits(self.streams) if self.enabled else {}
+
+
+def _set_limits(limits: Mapping[Role, int | None]) -> dict[str, int]:
+    return {role: limit for role, limit in limits.items() if limit is not None}
+
+
 class RuntimeConfig(_Model):
     # embedded: one process, in-process executor and event bus (any database); distributed: API
     # replicas and `nanobrain worker`s sharing PostgreSQL (database_url) and Redis (redis_url).
     mode: Literal["embedded", "distributed"] = "embedded"
     max_concurrency: int = Field(default=32, ge=1)
+    fair_share: FairShareConfig = Field(default_factory=FairShareConfig)
     default_timeout_seconds: float = Field(default=3600, gt=0)
     event_retention_seconds: float = Field(default=600, ge=0)
     max_events_per_stream: int = Field(default=10_000, ge=1)

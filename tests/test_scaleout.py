@@ -186,7 +186,8 @@ def test_readiness_follows_the_workers(cluster: Cluster, tmp_path: Path) -> None
                 assert time.monotonic() < deadline, "readiness must drop without workers"
                 time.sleep(0.1)
             ready = client.get("/health/ready").json()
-            assert ready["checks"]["executor"] == {"status": "down", "workers": 0}
+            executor = ready["checks"]["executor"]
+            assert (executor["status"], executor["workers"], executor["capacity"]) == ("down", 0, 0)
         finally:
             for worker in cluster.workers:
                 worker.process.send_signal(signal.SIGCONT)

@@ -23,6 +23,20 @@ EXECUTION_SECONDS = LoopHistogram(
 )
 EXECUTIONS_ACTIVE = Gauge("nanobrain_executions_active", "Executions queued or running")
 STREAMS_OPEN = Gauge("nanobrain_streams_open", "SSE streams and WebSockets being served")
+STREAMS_REFUSED = LoopCounter(
+    "nanobrain_streams_refused_total",
+    "Streams refused: their principal held its role's share of open streams",
+    ["transport"],
+)
+# Executor saturation (set when /metrics is scraped; distributed: across the live workers).
+EXECUTOR_RUNNING = Gauge("nanobrain_executor_running", "Executions running")
+EXECUTOR_CAPACITY = Gauge("nanobrain_executor_capacity", "Execution slots (of the live workers)")
+EXECUTIONS_QUEUED = Gauge(
+    "nanobrain_executions_queued", "Executions waiting for a slot or for their principal's share"
+)
+OLDEST_QUEUED_SECONDS = Gauge(
+    "nanobrain_executions_oldest_queued_seconds", "How long the longest queued one has waited"
+)
 # The execution record writer (`runtime/records.py`): its backlog, how long the oldest change has
 # waited, and the writes it could not make (`unavailable`: the database refused the attempt, it
 # is retried; `unwritable`: a record it cannot store, replaced by its execution's failed outcome).

@@ -31,6 +31,7 @@ from nanobrain.runtime.events.redis import BLOCKING_READ_SECONDS, RedisEventBus
 from nanobrain.runtime.executors.base import Executor
 from nanobrain.runtime.executors.distributed import Cancellations, DistributedExecutor, JobQueue
 from nanobrain.runtime.executors.local import LocalExecutor
+from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records import ExecutionRecords
@@ -106,7 +107,11 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
             retention_seconds=config.event_retention_seconds,
             max_streams=config.max_retained_streams,
         )
-        executor = LocalExecutor(config.max_concurrency, config.shutdown_grace_seconds)
+        executor = LocalExecutor(
+            config.max_concurrency,
+            config.shutdown_grace_seconds,
+            config.fair_share.running_limits(),
+        )
     else:
         assert redis is not None and settings.redis_url is not None  # Settings checks both
         prefix = settings.redis_prefix
@@ -117,13 +122,18 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
             retention_seconds=config.event_retention_seconds,
             flush_timeout=config.dependency_timeout_seconds,
         )
+        queue = JobQueue(
+            settings.redis_url, redis, prefix, consumer=worker, **redis_options(settings)
+        )
         executor = DistributedExecutor(
-            JobQueue(settings.redis_url, redis, prefix, consumer=worker, **redis_options(settings)),
+            queue,
             Cancellations(redis, prefix),
             Heartbeats(redis, prefix, config.worker_timeout_seconds),
             sweep_seconds=config.heartbeat_seconds,
             max_attempts=config.max_attempts,
             stranded_after=config.stranded_after_seconds,
+            shares=Shares(redis, prefix, queue.stream, config.fair_share.running_limits()),
+            worker_slots=config.max_concurrency,
         )
     cache: ResultCache | None = build_cache(settings, redis)
     records = ExecutionRecords(

@@ -1,8 +1,10 @@
 """A `nanobrain worker` process: takes jobs from the queue and runs them through the runner.
 
 It runs at most `max_concurrency` executions at once (taskiq's receiver, acknowledging each job
-after its execution ended), interrupts one when a cancellation for it arrives from any replica,
-beats while alive, and takes its turn settling the jobs of workers that stopped beating.
+after its execution ended), each only with its principal's lease (`executors.shares`: a job whose
+user holds its share is parked in that user's line, and the worker goes on with other work),
+interrupts one when a cancellation for it arrives from any replica, beats while alive, and takes
+its turn settling the jobs of workers that stopped beating.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from nanobrain.runtime import scratch
 from nanobrain.runtime.build import Runtime, build_runtime
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
+from nanobrain.runtime.executors.shares import Reconciler, Turn
 from nanobrain.runtime.outages import unavailable
 from nanobrain.runtime.runner import OUTAGE_RETRY_SECONDS
 from nanobrain.store.database import upgrade
@@ -116,13 +119,19 @@ class Worker:
         log.info("worker %s stopped", self.name)
 
     async def _execute(self, payload: dict[str, Any]) -> None:
-        """The taskiq task: run one job to a final state (never raises)."""
+        """The taskiq task: run one job to a final state (never raises), once its principal's
+        share allows; else it waits in the principal's line and this worker takes other work."""
         job = job_from_payload(payload)
         task = asyncio.current_task()
         assert task is not None
         self._running[task] = job
         try:
+            turn = await self._take_turn(job)
+            if turn is Turn.PARKED:
+                return  # waits in its principal's line; this worker takes other work
             try:
+                if job.cancel_reason is not None:  # interrupted while taking its turn
+                    raise asyncio.CancelledError
                 await self._run_through_outages(job)
             except asyncio.CancelledError:  # interrupted before the runner reached the workflow
                 if job.cancel_reason != HANDOVER:
@@ -131,7 +140,12 @@ class Worker:
             while task.cancelling():  # the cancel was meant for the execution, not for taskiq
                 task.uncancel()
             if job.cancel_reason == HANDOVER:
-                await self.executor.hand_over(job, f"its worker {self.name} shut down")
+                reason = f"its worker {self.name} shut down"
+                await self.executor.hand_over(job, reason, holder=self.name)
+            elif turn is Turn.TAKEN:  # a lost release is healed by the heartbeat's reconciliation
+                released = asyncio.ensure_future(self.executor.shares.release(job, self.name))
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.shield(released)
         except Exception:
             log.exception("job %s could not be run", job.execution_id)
         finally:
@@ -158,6 +172,34 @@ class Worker:
                 await asyncio.sleep(OUTAGE_RETRY_SECONDS)
         self._taken.append(job.execution_id)  # forgotten in one batch with the next heartbeat
 
+    async def _take_turn(self, job: Job) -> Turn:
+        """Whether this worker runs `job` under its principal's lease (TAKEN), leaves it in line
+        (PARKED), or runs a copy of an execution another delivery holds the lease for
+        (DUPLICATE: without a lease, the claim decides, as for any job delivered twice). A
+        cancel arriving meanwhile does not cut a decision short (it would leave a lease nobody
+        knows of): it is acted on next, from `job.cancel_reason`. While Redis cannot answer, the
+        job keeps its delivery (taskiq acknowledges it only when this returns) and asks again;
+        a cancelled one is left to its cancellation."""
+        shares = self.executor.shares
+        message = self.executor.queue.encode(job)
+        delay = 0.25
+        while True:
+            decided = asyncio.ensure_future(shares.acquire(job, self.name, message))
+            try:
+                while True:
+                    try:
+                        return await asyncio.shield(decided)
+                    except asyncio.CancelledError:
+                        if decided.cancelled():
+                            raise
+            except RedisError:
+                if job.cancel_reason is not None:
+                    return Turn.PARKED  # nothing to run: acknowledged, its record is settled
+                log.exception("asking for a turn for job %s failed; retrying", job.execution_id)
+            with contextlib.suppress(asyncio.CancelledError):  # a cancel: the next round ends it
+                await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
     def _cancel_for_user(self, execution_id: str) -> None:
         self._interrupt(execution_id, USER_CANCEL)
 
@@ -169,6 +211,7 @@ class Worker:
                 task.cancel()
 
     async def _beat_forever(self, seconds: float) -> None:
+        leases = Reconciler(self.executor.shares, self.name)
         while True:
             await asyncio.sleep(seconds)
             taken, self._taken = self._taken, []
@@ -179,3 +222,11 @@ class Worker:
             except RedisError as exc:
                 self._taken[:0] = taken
                 log.warning("heartbeat failed (%s); retrying", exc)
+                continue
+            try:
+                released = await leases.run_once(list(self._running.values()))
+            except Exception:
+                log.exception("reconciling this worker's leases failed; retrying")
+            else:
+                if released:
+                    log.warning("released %d lease(s) of jobs no longer running here", released)

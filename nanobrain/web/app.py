@@ -49,6 +49,7 @@ from nanobrain.web.routers import (
     ws,
 )
 from nanobrain.web.state import AppState
+from nanobrain.web.stream_caps import StreamCaps
 from nanobrain.web.ui import with_ui
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,18 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     keys cannot serve the stored data."""
     runtime = build_runtime(settings, registry)
     security = build_security(settings, runtime.engine, runtime.executions.accounts)
+    config = settings.runtime
+    stream_caps = StreamCaps(
+        config.fair_share.stream_limits(),
+        runtime.redis,
+        settings.redis_prefix,
+        beat_seconds=config.heartbeat_seconds,
+        timeout_seconds=config.worker_timeout_seconds,
+    )
 
     async def close() -> None:
         await runtime.executions.stop()
+        await stream_caps.close()
         # Bounded, as the records' last flush: the database may not be taking writes. A write
         # it does not answer is left behind, not awaited (cancelling it would wait for it).
         closing = asyncio.ensure_future(security.close())
@@ -104,6 +114,7 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
         close=close,
         security=security,
         chat=runtime.chat,
+        stream_caps=stream_caps,
     )
 
 
@@ -145,6 +156,7 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
         if swept:
             log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
         state.interrupted_at_start = await state.executions.start()
+        await state.stream_caps.start()
         if state.interrupted_at_start:
             log.warning(
                 "marked %d execution(s) failed: they were unfinished when the server last stopped",

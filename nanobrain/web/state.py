@@ -18,6 +18,7 @@ from nanobrain.runtime.chat import ChatService
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.services import SecurityServices
+from nanobrain.web.stream_caps import StreamCaps
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -38,6 +39,7 @@ class AppState:
     ready: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
     streams: int = 0  # open SSE streams and WebSockets
+    stream_caps: StreamCaps = field(default_factory=lambda: StreamCaps({}))  # per principal
     no_streams: asyncio.Event = field(default_factory=asyncio.Event)
     interrupted_at_start: int = 0
     extras: dict[str, object] = field(default_factory=dict)

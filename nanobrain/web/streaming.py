@@ -6,23 +6,44 @@
 A slow client only parks its own generator at a cursor into the bus's shared ring buffer (uvicorn
 applies TCP flow control), so nothing grows per client; a vanished one is dropped when a
 keep-alive write fails, or when a write has waited `realtime.send_timeout_seconds`.
+
+Each stream holds one of its principal's stream slots (`stream_slot`, taken before the route
+starts anything) until the response ends, however it ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
+from starlette.types import Receive, Scope, Send
 
+from nanobrain.core.user import User
+from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.runtime.events.base import Event, StreamLagged
 from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.stream_caps import UNCOUNTED, StreamSlot, TooManyStreams
 
 RECONNECT = "reconnect"
 RETRY_MS = 1000
+STREAM_RETRY_AFTER = "5"  # seconds: a refused stream may be asked for again once one closed
+_refused_sse = STREAMS_REFUSED.labels("sse")
+
+
+async def stream_slot(connection: HTTPConnection, user: User) -> StreamSlot:
+    """One of `user`'s open-stream slots, or 429 past its role's cap. Take it before starting
+    anything the stream would follow, so a refused request has no side effect; hand it to
+    `event_stream` (or `release` it if the route fails before)."""
+    try:
+        return await app_state(connection).stream_caps.open(user)
+    except TooManyStreams as exc:
+        _refused_sse.inc()
+        raise ProblemError(429, str(exc), headers={"Retry-After": STREAM_RETRY_AFTER}) from None
 
 
 def resume_point(request: Request) -> int:
@@ -103,14 +124,33 @@ async def _encode(
         state.stream_closed()
 
 
+class CountedEventSource(EventSourceResponse):
+    """An SSE response that gives its stream slot back when it ends, however it ends."""
+
+    def __init__(self, *args: Any, slot: StreamSlot = UNCOUNTED, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
+
+
 def event_stream(
-    request: Request, batches: AsyncIterator[list[Event]], headers: dict[str, str] | None = None
+    request: Request,
+    batches: AsyncIterator[list[Event]],
+    headers: dict[str, str] | None = None,
+    slot: StreamSlot = UNCOUNTED,
 ) -> EventSourceResponse:
-    """The SSE response for the event `batches` (`ExecutionService.event_batches`)."""
+    """The SSE response for the event `batches` (`ExecutionService.event_batches`), holding
+    `slot` (`stream_slot`) while it lasts."""
     state = app_state(request)
     realtime = state.settings.realtime
-    return EventSourceResponse(
+    return CountedEventSource(
         _encode(batches, state),
+        slot=slot,
         ping=realtime.sse_ping_seconds,
         # A client that takes no bytes for this long (gone without closing, or stalled) is
         # dropped: it can resume with Last-Event-ID, and its connection is freed meanwhile.

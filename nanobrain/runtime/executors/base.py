@@ -33,6 +33,25 @@ class Job:
     cancel_reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Load:
+    """How busy the executor is: `/health` and the metrics report it."""
+
+    running: int
+    capacity: int  # slots (distributed: of the live workers)
+    queued: int  # waiting for a slot or for their principal's share
+    oldest_queued_seconds: float  # how long the longest of them has waited (0: none)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "running": self.running,
+            "capacity": self.capacity,
+            "saturation": round(self.running / self.capacity, 3) if self.capacity else 1.0,
+            "queued": self.queued,
+            "oldest_queued_seconds": round(self.oldest_queued_seconds, 3),
+        }
+
+
 class Runner(Protocol):
     async def run(self, job: Job) -> None:
         """Run the job to a final state; never raises."""
@@ -78,6 +97,10 @@ class Executor(ABC):
     def active(self) -> int:
         """Executions queued or running here."""
 
+    @abstractmethod
+    async def load(self) -> Load: ...
+
     async def check(self) -> dict[str, Any]:
-        """The executor's part of `GET /health`: `status` is `ok` or `down`."""
-        return {"status": "ok", "active": self.active}
+        """The executor's part of `GET /health`: `status` is `ok` or `down`. A saturated
+        executor is still `ok`: it is busy, not broken (its queue's age tells how busy)."""
+        return {"status": "ok", "active": self.active, **(await self.load()).as_dict()}

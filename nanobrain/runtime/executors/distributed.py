@@ -5,6 +5,10 @@ acknowledges a job only after the execution ended (at-least-once). Whichever pro
 the database row decides who runs it (`ExecutionRecords.claim` is a compare-and-set), so a job
 delivered twice runs once.
 
+Each principal's share of the workers' slots is a lease in Redis (`shares.Shares`): a job whose
+principal holds its whole share waits in that principal's line, and re-enters the stream when a
+turn frees, so one user's backlog never holds back another's.
+
 Workers beat into `Heartbeats`. The jobs a silent worker held are still pending on its name in the
 consumer group: every process sweeps them (`DistributedExecutor.recover`), lets the runner settle
 each execution (redelivered if its workflow is retry-safe, else `failed` with the reason) and
@@ -34,11 +38,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from taskiq.abc.broker import AckableMessage
 from taskiq.kicker import AsyncKicker
-from taskiq.message import BrokerMessage
+from taskiq.message import BrokerMessage, TaskiqMessage
 from taskiq_redis import RedisStreamBroker
 
 from nanobrain.core.user import User
-from nanobrain.runtime.executors.base import Executor, Job, Runner
+from nanobrain.runtime.executors.base import Executor, Job, Load, Runner
+from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.outages import unavailable
 from nanobrain.store.executions import utcnow
@@ -77,6 +82,28 @@ else
 end
 if oldest then return redis.call('XTRIM', KEYS[1], 'MINID', oldest) end
 return 0
+"""
+
+# The stream's backlog for `load`: {now ms, undelivered, delivered and not acknowledged, the
+# first undelivered job's push time in ms (-1: none)}.
+_BACKLOG = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local groups = redis.pcall('XINFO', 'GROUPS', KEYS[1])
+if type(groups) ~= 'table' or groups.err then return {now, 0, 0, -1} end
+local lag, pending, last = false, 0, '0-0'
+for _, group in ipairs(groups) do
+  local fields = {}
+  for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+  if fields['name'] == ARGV[1] then
+    lag, pending, last = fields['lag'], fields['pending'], fields['last-delivered-id']
+  end
+end
+local head = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
+if not lag then lag = #redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 10000) end
+local first = -1
+if head[1] then first = tonumber(string.match(head[1][1], '^(%d+)')) end
+return {now, lag, pending, first}
 """
 
 
@@ -210,6 +237,7 @@ class JobQueue:
         )
         self._redis = redis
         self._trim = redis.register_script(_TRIM)
+        self._backlog = redis.register_script(_BACKLOG)
 
     async def start(self) -> None:
         await self.broker.startup()
@@ -236,6 +264,31 @@ class JobQueue:
     async def forget_old_pushes(self) -> None:
         now_ms = int(time.time() * 1000)
         await self._redis.zremrangebyscore(self.pushed, "-inf", now_ms - PUSHED_RETENTION_MS)
+
+    def encode(self, job: Job) -> bytes:
+        """The job as `push` puts it on the stream (parked jobs re-enter it as they are)."""
+        message = TaskiqMessage(
+            task_id=self.broker.id_generator(),
+            task_name=TASK_NAME,
+            labels={},
+            labels_types={},
+            args=[job_payload(job)],
+            kwargs={},
+        )
+        return self.broker.formatter.dumps(message).message
+
+    def decode(self, message: bytes) -> Job | None:
+        """A job as `encode` made it (None: not one)."""
+        try:
+            return job_from_payload(self.broker.formatter.loads(message).args[0])
+        except Exception:
+            return None
+
+    async def backlog(self) -> tuple[int, int, int, int]:
+        """(Redis time in ms, jobs not yet delivered, delivered and not acknowledged, when the
+        first undelivered one was pushed in ms or -1)."""
+        now, lag, pending, first = await self._backlog(keys=[self.stream], args=[self.group])
+        return int(now), int(lag), int(pending), int(first)
 
     async def pending_of(self, consumer: str) -> list[tuple[bytes, Job | None]]:
         """The jobs delivered to `consumer` and not acknowledged (None: unreadable, trimmed)."""
@@ -307,11 +360,15 @@ class DistributedExecutor(Executor):
         *,
         sweep_seconds: float,
         max_attempts: int,
+        shares: Shares,
+        worker_slots: int,
         stranded_after: float = 30.0,
     ):
         self.queue = queue
         self.cancellations = cancellations
         self.heartbeats = heartbeats
+        self.shares = shares
+        self._worker_slots = worker_slots  # each worker's max_concurrency (one configuration)
         self._sweep_seconds = sweep_seconds
         self._max_attempts = max_attempts
         self._stranded_after = stranded_after
@@ -345,7 +402,24 @@ class DistributedExecutor(Executor):
 
     async def check(self) -> dict[str, Any]:
         workers = await self.heartbeats.alive()
-        return {"status": "ok" if workers else "down", "workers": workers}
+        load = (await self.load(workers)).as_dict()
+        return {"status": "ok" if workers else "down", "workers": workers, **load}
+
+    async def load(self, workers: int | None = None) -> Load:
+        """From the queue: running = leases held by workers; queued = jobs not yet delivered,
+        delivered but not started, and parked in their principals' lines."""
+        if workers is None:
+            workers = await self.heartbeats.alive()
+        now, undelivered, delivered, first = await self.queue.backlog()
+        running = await self.shares.running()
+        parked = await self.shares.parked()
+        oldest = [ms for ms in (first, parked.oldest_ms) if ms is not None and ms >= 0]
+        return Load(
+            running=running,
+            capacity=workers * self._worker_slots,
+            queued=undelivered + max(0, delivered - running) + parked.count,
+            oldest_queued_seconds=max(0, now - min(oldest)) / 1000 if oldest else 0.0,
+        )
 
     async def recover(self) -> int:
         """Settle the jobs of every worker presumed dead, and the executions that were never
@@ -360,22 +434,41 @@ class DistributedExecutor(Executor):
             reason = f"its worker {worker} stopped (no heartbeat for {self.heartbeats.timeout:g} s)"
             for message_id, job in await self.queue.pending_of(worker):
                 if job is not None:
-                    await self.hand_over(job, reason)
+                    await self.hand_over(job, reason, holder=worker)
                 await self.queue.ack(message_id)
                 settled += 1
+            settled += await self._recover_leases(worker, reason)
             await self.queue.forget(worker)
             await self.heartbeats.forget(worker)
         await self.queue.trim()
         return settled
 
-    async def hand_over(self, job: Job, reason: str) -> None:
-        """Settle a job its worker will not finish (`reason` says why): queued again for another
-        worker if its workflow is retry-safe and has attempts left, else ended (cancelled if that
-        was asked for, or failed with the reason). The job is pushed again before its delivery
-        is acknowledged, so a crash in between duplicates it (the claim then refuses the copy)
-        rather than losing it."""
-        if await self._settle(job, reason):
+    async def hand_over(self, job: Job, reason: str, *, holder: str) -> None:
+        """Settle a job its worker (`holder`) will not finish (`reason` says why): queued again
+        for another worker if its workflow is retry-safe and has attempts left, else ended
+        (cancelled if that was asked for, or failed with the reason). The job is pushed again
+        before its delivery is acknowledged, so a crash in between duplicates it (the claim then
+        refuses the copy) rather than losing it. The worker's lease goes with it: pushed again
+        together with the job as its reserved turn, or released."""
+        again = await self._settle(job, reason)
+        message = self.queue.encode(job)
+        if not await self.shares.hand_back(job, holder, again=again, message=message) and again:
             await self.queue.push(job)
+
+    async def _recover_leases(self, worker: str, reason: str) -> int:
+        """The jobs a dead worker still held leases for once its pending deliveries are settled:
+        deliveries it went on with after recovery had already taken their pending entries (it
+        was presumed dead while still alive)."""
+        settled = 0
+        for execution_id, user, message in await self.shares.leased_jobs(worker):
+            job = self.queue.decode(message) if message is not None else None
+            if job is None or job.execution_id != execution_id:  # unreadable: free its turn
+                job = Job(execution_id, "", "", {}, user)
+                await self.shares.hand_back(job, worker, again=False, message=b"")
+            else:
+                await self.hand_over(job, reason, holder=worker)
+            settled += 1
+        return settled
 
     async def _settle(self, job: Job, reason: str) -> bool:
         assert self._runner is not None

@@ -1,60 +1,29 @@
-"""Runs executions as asyncio tasks in the server process, at most `max_concurrency` at once."""
+"""Runs executions as asyncio tasks in the server process, at most `max_concurrency` at once and
+each principal at most its role's share of them (`runtime.fair_share`), served in turn."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections import deque
+from collections.abc import Mapping
 
-from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Job, Runner
+from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Job, Load, Runner
+from nanobrain.runtime.executors.slots import Slots
 
 log = logging.getLogger(__name__)
-
-
-class Slots:
-    """At most `size` holders at once, served in order. Taking a free slot is a counter check
-    (`asyncio.Semaphore` spends five Python calls per use on a no-op execution's path)."""
-
-    def __init__(self, size: int):
-        self.free = size
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    def try_take(self) -> bool:
-        if self.free > 0 and not self._waiters:
-            self.free -= 1
-            return True
-        return False
-
-    async def take(self) -> None:
-        if self.try_take():
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.give()  # handed a slot just as the task was cancelled: pass it on
-            else:
-                self._waiters.remove(waiter)
-            raise
-
-    def give(self) -> None:
-        """Return a slot: straight to the first waiter, if any."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self.free += 1
 
 
 class LocalExecutor(Executor):
     in_process = True
 
-    def __init__(self, max_concurrency: int, shutdown_grace_seconds: float = 5.0):
-        self._slots = Slots(max_concurrency)
+    def __init__(
+        self,
+        max_concurrency: int,
+        shutdown_grace_seconds: float = 5.0,
+        limits: Mapping[str, int] | None = None,
+    ):
+        self._slots = Slots(max_concurrency, limits)
         self._grace = shutdown_grace_seconds
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._jobs: dict[str, Job] = {}
@@ -85,7 +54,8 @@ class LocalExecutor(Executor):
         with `job.cancel_reason` set), meant for the execution and taken back here; and the
         caller's own (the server stopping cuts off the request), which the run records as a
         shutdown and which the caller then sees."""
-        if self._runner is None or self._closing or not self._slots.try_take():
+        user = job.user
+        if self._runner is None or self._closing or not self._slots.try_take(user.id, user.role):
             return False
         task = asyncio.current_task(self._loop)
         assert task is not None
@@ -94,7 +64,7 @@ class LocalExecutor(Executor):
         try:
             await self._runner.run(job)
         finally:
-            self._slots.give()
+            self._slots.give(user.id)
             self._tasks.pop(job.execution_id, None)
             self._jobs.pop(job.execution_id, None)
             if job.cancel_reason is not None and task.cancelling():
@@ -107,18 +77,27 @@ class LocalExecutor(Executor):
         assert self._runner is not None
         started = False
         try:
-            await self._slots.take()
+            await self._slots.take(job.user.id, job.user.role)
             started = True
             try:
                 await self._runner.run(job)
             finally:
-                self._slots.give()
+                self._slots.give(job.user.id)
         except asyncio.CancelledError:
             if not started:
                 await self._runner.abandon(job, job.cancel_reason or USER_CANCEL)
         finally:
             self._tasks.pop(job.execution_id, None)
             self._jobs.pop(job.execution_id, None)
+
+    async def load(self) -> Load:
+        slots = self._slots
+        return Load(
+            running=slots.size - slots.free,
+            capacity=slots.size,
+            queued=slots.waiting,
+            oldest_queued_seconds=slots.oldest_wait(),
+        )
 
     async def cancel(self, execution_id: str) -> bool:
         return self._interrupt(execution_id, USER_CANCEL)

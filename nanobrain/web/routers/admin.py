@@ -1,4 +1,9 @@
-"""Health, metrics and the effective configuration."""
+"""Health, metrics and the effective configuration.
+
+The executor's check reports its saturation (running / capacity), how many executions are queued
+and how long the oldest has waited. Saturation alone leaves `/health` `ok` (200): a busy server
+is not a broken one, and a probe that failed under load would take replicas out of service
+exactly when they are needed. Alert on `nanobrain_executions_oldest_queued_seconds` instead."""
 
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ from starlette.responses import Response
 from nanobrain.core.user import User
 from nanobrain.observability.metrics import (
     EXECUTIONS_ACTIVE,
+    EXECUTIONS_QUEUED,
+    EXECUTOR_CAPACITY,
+    EXECUTOR_RUNNING,
+    OLDEST_QUEUED_SECONDS,
     RECORD_BACKLOG,
     RECORD_OLDEST_UNWRITTEN,
     STREAMS_OPEN,
@@ -134,11 +143,21 @@ class MetricsAccess:
 @declares(ADMIN)
 async def metrics(request: Request, _: None = Depends(MetricsAccess())) -> Response:
     state = app_state(request)
-    EXECUTIONS_ACTIVE.set(state.executions.executor.active)
+    executor = state.executions.executor
+    EXECUTIONS_ACTIVE.set(executor.active)
     records = state.executions.records
     RECORD_BACKLOG.set(records.backlog)
     RECORD_OLDEST_UNWRITTEN.set(records.oldest_unwritten_seconds())
     STREAMS_OPEN.set(state.streams)
+    try:
+        load = await executor.load()
+    except Exception:  # Redis away: /health says so; the rest of the scrape still counts
+        pass
+    else:
+        EXECUTOR_RUNNING.set(load.running)
+        EXECUTOR_CAPACITY.set(load.capacity)
+        EXECUTIONS_QUEUED.set(load.queued)
+        OLDEST_QUEUED_SECONDS.set(load.oldest_queued_seconds)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

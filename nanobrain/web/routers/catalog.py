@@ -33,6 +33,7 @@ from nanobrain.web.schemas import (
     ToolResult,
 )
 from nanobrain.web.state import app_state
+from nanobrain.web.streaming import stream_slot
 
 router = APIRouter(tags=["agents and tools"])
 
@@ -169,15 +170,21 @@ async def process(name: str, request: Request, user: User = Depends(require(EXEC
     state = app_state(request)
     _agent(request, name, user)
     body: ProcessRequest = await parse(request, ProcessRequest)
-    turn = await state.chat.send(
-        user,
-        body.input,
-        session_id=body.session_id,
-        workflow=name,
-        request_id=request_id(request),
-    )
-    if body.stream:
-        return turn_stream(request, turn)
+    slot = await stream_slot(request, user) if body.stream else None  # before the turn starts
+    try:
+        turn = await state.chat.send(
+            user,
+            body.input,
+            session_id=body.session_id,
+            workflow=name,
+            request_id=request_id(request),
+        )
+    except BaseException:
+        if slot is not None:
+            slot.release()
+        raise
+    if slot is not None:
+        return turn_stream(request, turn, slot)
     status, reply = await finished_reply(state, turn, user)
     if status == 200:
         reply["output"] = reply.pop("reply")

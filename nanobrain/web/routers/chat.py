@@ -17,7 +17,8 @@ from nanobrain.web.body import M, read_model
 from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.responses import JSON, problem
 from nanobrain.web.state import AppState, app_state
-from nanobrain.web.streaming import event_stream, resume_point
+from nanobrain.web.stream_caps import StreamSlot
+from nanobrain.web.streaming import event_stream, resume_point, stream_slot
 
 router = APIRouter(tags=["chat"])
 WAIT_GRACE_SECONDS = 1.0
@@ -110,10 +111,10 @@ def as_response(status: int, body: dict[str, Any]) -> Response:
     return problem(status, detail, headers=headers, **body)
 
 
-def turn_stream(request: Request, turn: Turn, after: int = 0) -> Response:
-    batches = app_state(request).executions.event_batches(turn.execution, after)
+def turn_stream(request: Request, turn: Turn, slot: StreamSlot) -> Response:
+    batches = app_state(request).executions.event_batches(turn.execution, 0)
     headers = {"X-Session-ID": turn.session.id, "X-Execution-ID": turn.execution.id}
-    return event_stream(request, while_allowed(request, turn.execution, batches), headers)
+    return event_stream(request, while_allowed(request, turn.execution, batches), headers, slot)
 
 
 @router.post("/chat", response_model=ChatReply)
@@ -140,21 +141,26 @@ async def chat_stream(request: Request, user: User = Depends(require(EXECUTE))) 
     resumes the session's latest turn after that event instead of starting another."""
     state = app_state(request)
     body: ChatRequest = await parse(request, ChatRequest)
-    if request.headers.get("last-event-id") is not None and body.session_id is not None:
-        execution_id = await state.chat.latest_turn(body.session_id, user)
-        record = await state.executions.get(execution_id, user)
-        batches = state.executions.event_batches(record, resume_point(request))
-        headers = {"X-Session-ID": body.session_id, "X-Execution-ID": record.id}
-        return event_stream(request, while_allowed(request, record, batches), headers)
-    turn = await state.chat.send(
-        user,
-        body.message,
-        session_id=body.session_id,
-        workflow=body.workflow,
-        attachments=body.attachments,
-        request_id=request_id(request),
-    )
-    return turn_stream(request, turn)
+    slot = await stream_slot(request, user)  # before the turn starts: a refusal starts nothing
+    try:
+        if request.headers.get("last-event-id") is not None and body.session_id is not None:
+            execution_id = await state.chat.latest_turn(body.session_id, user)
+            record = await state.executions.get(execution_id, user)
+            batches = state.executions.event_batches(record, resume_point(request))
+            headers = {"X-Session-ID": body.session_id, "X-Execution-ID": record.id}
+            return event_stream(request, while_allowed(request, record, batches), headers, slot)
+        turn = await state.chat.send(
+            user,
+            body.message,
+            session_id=body.session_id,
+            workflow=body.workflow,
+            attachments=body.attachments,
+            request_id=request_id(request),
+        )
+    except BaseException:
+        slot.release()
+        raise
+    return turn_stream(request, turn, slot)
 
 
 @router.get("/chat/history", response_model=list[ChatMessageBody])

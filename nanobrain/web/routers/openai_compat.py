@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.responses import Response
 
 from nanobrain.core.user import User
@@ -25,9 +25,11 @@ from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import read_json
 from nanobrain.web.deps import require, while_allowed
-from nanobrain.web.problems import outage
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import JSON, dumps
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.stream_caps import UNCOUNTED
+from nanobrain.web.streaming import CountedEventSource, stream_slot
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -100,6 +102,14 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
         except RuntimeProblem as exc:
             code = "session_not_found" if exc.status == 404 else None
             return openai_error(exc.status, exc.detail, "invalid_request_error", code)
+    slot = UNCOUNTED
+    if body.stream:  # before the turn starts: a refusal starts nothing
+        try:
+            slot = await stream_slot(request, user)
+        except ProblemError as exc:
+            refused = openai_error(429, exc.detail, "rate_limit_error", "too_many_streams")
+            refused.headers.update(exc.headers or {})
+            return refused
     try:
         if body.session_id is not None:
             turn = await state.chat.send(
@@ -112,6 +122,7 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
                 spec, {"message": message}, user, history=history, durable=False
             )
     except NotFound:
+        slot.release()
         return openai_error(
             404,
             f"the model {body.model!r} does not exist",
@@ -119,13 +130,18 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
             "model_not_found",
         )
     except Exception as exc:
+        slot.release()
         return _refused(exc)
+    except BaseException:
+        slot.release()
+        raise
     completion_id = f"chatcmpl-{record.id}"
     events = _events(while_allowed(request, record, state.executions.event_batches(record, 0)))
     if body.stream:
         usage = bool((body.stream_options or {}).get("include_usage"))
         chunks = _chunks(events, completion_id, body.model, usage)
-        return EventSourceResponse(chunks, ping=state.settings.realtime.sse_ping_seconds)
+        ping = state.settings.realtime.sse_ping_seconds
+        return CountedEventSource(chunks, ping=ping, slot=slot)
     try:
         return await _whole(events, completion_id, body.model, state, record)
     except Exception as exc:

@@ -31,7 +31,7 @@ from nanobrain.web.schemas import (
     status_body,
 )
 from nanobrain.web.state import AppState, app_state
-from nanobrain.web.streaming import event_stream, resume_point
+from nanobrain.web.streaming import event_stream, resume_point, stream_slot
 
 router = APIRouter(tags=["workflows"])
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
@@ -289,5 +289,7 @@ async def cancel(request: Request, user: User) -> Response:
 )
 async def events(request: Request, user: User) -> Response:
     record = await _visible(request, user)
-    batches = app_state(request).executions.event_batches(record, resume_point(request))
-    return event_stream(request, while_allowed(request, record, batches))
+    start = resume_point(request)
+    slot = await stream_slot(request, user)
+    batches = app_state(request).executions.event_batches(record, start)
+    return event_stream(request, while_allowed(request, record, batches), slot=slot)

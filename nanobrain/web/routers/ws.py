@@ -21,6 +21,7 @@ Every refusal of the socket closes it with a code and a reason:
 | 4401 | no valid credentials (`?token=`, or a first `{"type": "auth", "token"}` message in time) |
 | 4403 | authenticated, but without the `read` permission |
 | 4408 | idle: no message and no live subscription for `realtime.ws_idle_timeout_seconds` |
+| 4429 | the principal holds its role's share of open streams (`runtime.fair_share.streams`) |
 | 1003 | a binary frame (the protocol is JSON text) |
 | 1009 | a message over the size limit (uvicorn's `ws_max_size`) |
 | 1012 | the server is restarting: reconnect and resume with `subscribe` + `after` |
@@ -49,6 +50,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from nanobrain.config import LimitsConfig
 from nanobrain.core.user import User
+from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
 from nanobrain.runtime.events.base import StreamLagged
 from nanobrain.runtime.service import visible
@@ -63,6 +65,7 @@ from nanobrain.web.responses import dumps
 from nanobrain.web.routers.workflows import pick_workflow
 from nanobrain.web.schemas import ExecuteRequest
 from nanobrain.web.state import AppState, app_state
+from nanobrain.web.stream_caps import UNCOUNTED, TooManyStreams
 from nanobrain.web.streaming import draining_data, lagged_data
 from nanobrain.web.ws_messages import (
     Auth,
@@ -77,7 +80,7 @@ from nanobrain.web.ws_messages import (
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["websocket"])
-UNAUTHORIZED, FORBIDDEN, IDLE = 4401, 4403, 4408
+UNAUTHORIZED, FORBIDDEN, IDLE, TOO_MANY_STREAMS = 4401, 4403, 4408, 4429
 UNSUPPORTED_DATA, RESTARTING, TRY_LATER = 1003, 1012, 1013
 
 
@@ -138,6 +141,7 @@ class Socket:
         self._tasks: set[asyncio.Task[None]] = set()
         self._following = 0  # live subscriptions, and those reserved for a request under way
         self._closing: asyncio.Future[Closing] = asyncio.get_running_loop().create_future()
+        self._slot = UNCOUNTED  # the principal's open-stream slot this socket holds
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -145,6 +149,7 @@ class Socket:
         self.state.stream_opened()
         try:
             self.identity = await self._authenticate()
+            await self._count_stream(self.identity.user)
             await self._ready()
             await self._run()
         except Closing as closing:
@@ -157,6 +162,7 @@ class Socket:
                 raise
             await self._close(Closing(TRY_LATER, described["detail"]))
         finally:
+            self._slot.release()
             self.state.stream_closed()
             for task in self._tasks:
                 task.cancel()
@@ -354,8 +360,22 @@ class Socket:
 
     # -- one handler per message type ------------------------------------------------------------
     async def _reauthenticate(self, message: Auth) -> None:
-        self.identity = await self._sign_in(Credential.of(message.token))
+        identity = await self._sign_in(Credential.of(message.token))
+        if self.identity is None or identity.user.id != self.identity.user.id:
+            await self._count_stream(identity.user)  # the socket now counts for its new principal
+        self.identity = identity
         await self._ready(message.id)
+
+    async def _count_stream(self, user: User) -> None:
+        """Take one of `user`'s open-stream slots for this socket (closed with 4429 past its
+        role's cap), once its principal is known and before it can start anything."""
+        try:
+            slot = await self.state.stream_caps.open(user)
+        except TooManyStreams as exc:
+            STREAMS_REFUSED.labels("websocket").inc()
+            raise Closing(TOO_MANY_STREAMS, str(exc)) from None
+        self._slot.release()
+        self._slot = slot
 
     async def _ping(self, message: Ping, user: User) -> None:
         await self._send({"type": "pong", "request_id": message.id})
