@@ -228,7 +228,7 @@ def worker(
     profile: ProfileOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Run executions for the API replicas (distributed mode: needs redis_url and database_url).
+    """Run executions for the API replicas (runtime.mode distributed: Redis and PostgreSQL).
 
     Load the same targets as `serve`. SIGTERM or Ctrl-C stops taking jobs, lets running ones
     finish for `runtime.shutdown_grace_seconds`, then interrupts the rest."""
@@ -239,8 +239,11 @@ def worker(
     from nanobrain.runtime.worker import Worker
 
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
-    if settings.redis_url is None:
-        raise _fail("a worker takes jobs from Redis: set redis_url (or NANOBRAIN_REDIS_URL)")
+    if not settings.distributed:
+        raise _fail(
+            "a worker serves distributed mode: set runtime.mode to distributed "
+            "(NANOBRAIN_RUNTIME__MODE), with redis_url and a PostgreSQL database_url"
+        )
     if (
         metrics_port is not None
         and not _is_loopback(metrics_host)

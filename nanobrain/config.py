@@ -31,6 +31,8 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from nanobrain.store.urls import async_database_url, backend
+
 __all__ = [
     "AuthConfig",
     "BearerIssuerConfig",
@@ -282,6 +284,9 @@ def _set_limits(limits: Mapping[Role, int | None]) -> dict[str, int]:
 
 
 class RuntimeConfig(_Model):
+    # embedded: one process, in-process executor and event bus (any database); distributed: API
+    # replicas and `nanobrain worker`s sharing PostgreSQL (database_url) and Redis (redis_url).
+    mode: Literal["embedded", "distributed"] = "embedded"
     max_concurrency: int = Field(default=32, ge=1)
     fair_share: FairShareConfig = Field(default_factory=FairShareConfig)
     default_timeout_seconds: float = Field(default=3600, gt=0)
@@ -294,16 +299,26 @@ class RuntimeConfig(_Model):
     # long unwritten changes may wait before /health reports the writer stuck, and the final
     # flush's deadline at shutdown.
     flush_timeout_seconds: float = Field(default=5, gt=0, le=60)
-    # Distributed mode (`redis_url` set): how workers prove they are alive, and what happens to
-    # the executions of one that stops doing so.
+    # Distributed mode: how workers prove they are alive, and what happens to the executions of
+    # one that stops doing so.
     heartbeat_seconds: float = Field(default=2, gt=0)
     worker_timeout_seconds: float = Field(default=10, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    # The longest a request waits on the database or Redis before it answers 503 (connecting,
+    # a pool slot, a command, handing a job to the workers).
+    dependency_timeout_seconds: float = Field(default=5, gt=0)
+    # Distributed mode: an execution still `queued` this long after it was created, and never
+    # handed to the workers (its API replica died, or lost Redis, in between), is failed.
+    stranded_after_seconds: float = Field(default=30, gt=0)
 
     @model_validator(mode="after")
     def _timeout_spans_heartbeats(self) -> RuntimeConfig:
         if self.worker_timeout_seconds <= self.heartbeat_seconds:
             raise ValueError("worker_timeout_seconds must be longer than heartbeat_seconds")
+        if self.stranded_after_seconds <= 2 * self.dependency_timeout_seconds:
+            raise ValueError(
+                "stranded_after_seconds must be more than twice dependency_timeout_seconds"
+            )
         return self
 
 
@@ -380,7 +395,7 @@ class Settings(BaseSettings):
     profile: str
     data_dir: Path = Field(default=Path(".nanobrain"), validate_default=True)
     database_url: str | None = None  # None: SQLite file inside data_dir
-    redis_url: str | None = None  # set: distributed mode (Redis event streams, taskiq workers)
+    redis_url: str | None = None  # distributed mode's Redis; else for rate limits and the cache
     redis_prefix: str = Field(default="nanobrain", pattern=r"^[A-Za-z0-9_.:-]+$")
     file_store: Path | None = None  # None: <data_dir>/files; replicas share one directory
     workflows: list[str] = []  # discovery targets (modules, files)
@@ -408,16 +423,30 @@ class Settings(BaseSettings):
     def _absolute_data_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @model_validator(mode="after")
+    def _distributed_needs_shared_services(self) -> Settings:
+        if self.runtime.mode != "distributed":
+            return self
+        missing = []
+        if not self.redis_url:
+            missing.append("redis_url (NANOBRAIN_REDIS_URL)")
+        if not self.database_url or backend(self.database_url) != "postgresql":
+            missing.append("a PostgreSQL database_url (NANOBRAIN_DATABASE_URL)")
+        if missing:
+            raise ValueError(f"runtime.mode distributed needs {' and '.join(missing)}")
+        return self
+
     @property
     def resolved_database_url(self) -> str:
+        """The database URL with its asynchronous driver (`postgresql://` means asyncpg)."""
         if self.database_url:
-            return self.database_url
+            return async_database_url(self.database_url)
         return f"sqlite+aiosqlite:///{(self.data_dir / 'nanobrain.db').as_posix()}"
 
     @property
     def distributed(self) -> bool:
         """Executions run on `nanobrain worker` processes, events go through Redis."""
-        return self.redis_url is not None
+        return self.runtime.mode == "distributed"
 
     @property
     def files_dir(self) -> Path:

@@ -186,7 +186,7 @@ def test_env_top_level_and_list_values(tmp_path: Path) -> None:
     }
     s = load_settings(environ=env)
     assert s.data_dir == (tmp_path / "data").resolve()
-    assert s.resolved_database_url == "postgresql://u:p@db/nb"
+    assert s.resolved_database_url == "postgresql+asyncpg://u:p@db/nb"  # the async driver
     assert s.redis_url == "redis://r:6379/0"
     assert s.workflows == ["a.mod", "b.mod"]
     assert s.web_interface.cors_config.allow_origins == ["https://a", "https://b"]

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.support.auth import ADMIN, auth_env, bearer, login
-from tests.support.server import Server, Worker, free_port
+from tests.support.server import Server, free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
@@ -48,8 +48,7 @@ def test_replicas_share_one_budget_through_redis(tmp_path: Path, redis_url: str)
         NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__RATE_LIMITS__ENABLED="true",
         NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__RATE_LIMITS__GROUPS=json.dumps({"read": "4/minute"}),
     )
-    # redis_url also makes the replicas distributed: they are ready once a worker takes jobs.
-    worker = Worker(tmp_path / "w", env).start()
+    # redis_url alone keeps them embedded (runtime.mode): Redis holds only the shared budget.
     first = Server(tmp_path / "a", env=env).start()
     second = Server(tmp_path / "b", env=env).start()
     try:
@@ -62,4 +61,3 @@ def test_replicas_share_one_budget_through_redis(tmp_path: Path, redis_url: str)
     finally:
         first.kill()
         second.kill()
-        worker.kill()

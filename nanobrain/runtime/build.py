@@ -1,12 +1,19 @@
-"""Builds the runtime the configuration asks for: embedded (SQLite or any database, in-process
-executor and event bus) or distributed (`redis_url` set: Redis event streams, taskiq workers,
-records shared through the database). Everything above `ExecutionService` is the same."""
+"""Builds the runtime the configuration asks for (`runtime.mode`): embedded (SQLite or any
+database, in-process executor and event bus) or distributed (Redis event streams, taskiq workers,
+records shared through PostgreSQL). Everything above `ExecutionService` is the same. A `redis_url`
+alone does not switch modes: an embedded server may use Redis for rate limits and the cache.
+
+Every client of a backing service is bounded by `runtime.dependency_timeout_seconds`, so an
+outage fails requests fast (503) instead of holding them, and reconnects on its own afterwards."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.config import Settings
@@ -20,7 +27,7 @@ from nanobrain.runtime.cache import ResultCache, build_cache
 from nanobrain.runtime.chat import ChatService
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.events.memory import MemoryEventBus
-from nanobrain.runtime.events.redis import RedisEventBus
+from nanobrain.runtime.events.redis import BLOCKING_READ_SECONDS, RedisEventBus
 from nanobrain.runtime.executors.base import Executor
 from nanobrain.runtime.executors.distributed import Cancellations, DistributedExecutor, JobQueue
 from nanobrain.runtime.executors.local import LocalExecutor
@@ -59,23 +66,42 @@ class Runtime:
         await self.engine.dispose()
 
 
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """Bounded waits for every Redis connection: connecting, and each command (above the 2 s
+    that the blocking reads wait), with one immediate reconnection for a connection that a
+    restarted Redis dropped."""
+    timeout = settings.runtime.dependency_timeout_seconds
+    return {
+        "socket_connect_timeout": timeout,
+        "socket_timeout": max(timeout, BLOCKING_READ_SECONDS + 1),
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+        "health_check_interval": 30,
+    }
+
+
+def connect_redis(settings: Settings) -> Redis:
+    """The Redis client (connections are made on first use, and again after an outage)."""
+    assert settings.redis_url is not None
+    return Redis.from_url(settings.redis_url, **redis_options(settings))
+
+
 def build_runtime(settings: Settings, registry: Registry, *, worker: str | None = None) -> Runtime:
     """`worker`: the name under which a `nanobrain worker` process takes jobs. Raises
     `StorageKeyError` when the configured encryption keys cannot serve the stored data."""
     ring = KeyRing.from_secrets(settings.storage.encryption_keys)
     blobs = open_blob_store(settings.files_dir, ring)
-    engine = create_engine(settings.resolved_database_url)
+    config = settings.runtime
+    engine = create_engine(settings.resolved_database_url, config.dependency_timeout_seconds)
     files = FileService(
         FileRepository(engine),
         blobs,
         max_upload_bytes=settings.web_interface.limits.max_upload_bytes,
         allowed_types=settings.web_interface.limits.allowed_upload_types,
     )
-    config = settings.runtime
-    redis: Redis | None = None
+    redis = None if settings.redis_url is None else connect_redis(settings)
     bus: EventBus
     executor: Executor
-    if settings.redis_url is None:
+    if not settings.distributed:
         bus = MemoryEventBus(
             max_events_per_stream=config.max_events_per_stream,
             retention_seconds=config.event_retention_seconds,
@@ -87,21 +113,25 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
             config.fair_share.running_limits(),
         )
     else:
-        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        assert redis is not None and settings.redis_url is not None  # Settings checks both
         prefix = settings.redis_prefix
         bus = RedisEventBus(
             redis,
             prefix,
             max_events_per_stream=config.max_events_per_stream,
             retention_seconds=config.event_retention_seconds,
+            flush_timeout=config.dependency_timeout_seconds,
         )
-        queue = JobQueue(settings.redis_url, redis, prefix, consumer=worker)
+        queue = JobQueue(
+            settings.redis_url, redis, prefix, consumer=worker, **redis_options(settings)
+        )
         executor = DistributedExecutor(
             queue,
             Cancellations(redis, prefix),
             Heartbeats(redis, prefix, config.worker_timeout_seconds),
             sweep_seconds=config.heartbeat_seconds,
             max_attempts=config.max_attempts,
+            stranded_after=config.stranded_after_seconds,
             shares=Shares(redis, prefix, queue.stream, config.fair_share.running_limits()),
             worker_slots=config.max_concurrency,
         )
@@ -110,7 +140,7 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         ExecutionRepository(engine, ring),
         write_behind_seconds=config.write_behind_seconds,
         flush_timeout=config.flush_timeout_seconds,
-        shared=redis is not None,
+        shared=settings.distributed,
     )
     service = ExecutionService(
         registry,
@@ -121,7 +151,11 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         default_timeout=config.default_timeout_seconds,
         cache=cache,
         llm=provider_from_settings(settings.llm),
+        dependency_timeout=config.dependency_timeout_seconds,
     )
+    # How long an outcome is retried through an outage: a worker's, until it is recorded; an
+    # API replica's (a cancel), within a request's bound.
+    service.publisher.patience = None if worker is not None else config.dependency_timeout_seconds
     auth = settings.web_interface.auth_config
     if auth.enabled:  # an agent's tool calls act as the account stands at each call
         service.accounts = UserDirectory(UserRepository(engine), auth.credential_cache_seconds)

@@ -4,6 +4,7 @@ clocks never matter); a worker silent for `timeout` seconds is presumed dead."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -37,6 +38,11 @@ class Heartbeats:
     async def dead(self) -> list[str]:
         found = await self._dead(keys=[self._key], args=[self._timeout_ms])
         return [worker.decode() for worker in found]
+
+    async def redis_info(self) -> dict[str, Any]:
+        """Redis's `INFO server` (its `uptime_in_seconds` tells a restart)."""
+        info: dict[str, Any] = await self._redis.info("server")
+        return info
 
     async def forget(self, worker: str) -> None:
         """A worker that left (gracefully) or whose jobs were settled."""

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
@@ -33,11 +35,13 @@ from nanobrain.runtime.errors import (
 from nanobrain.runtime.events.base import EventBus
 from nanobrain.runtime.executors.base import HANDOVER, REASONS, SHUTDOWN, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
+from nanobrain.runtime.outages import unavailable
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped while this execution was running"
+OUTAGE_RETRY_SECONDS = 0.5
 UNENCODABLE = "unencodable_output"
 MAX_STEP_LENGTH = 200  # the column's width
 
@@ -101,9 +105,12 @@ def _text(value: Any, what: str) -> str:
 class Publisher:
     """Publishes an execution's events and keeps its record's `last_seq` in step."""
 
-    def __init__(self, bus: EventBus, records: ExecutionRecords):
+    def __init__(self, bus: EventBus, records: ExecutionRecords, patience: float | None = 5.0):
         self.bus = bus
         self.records = records
+        # Distributed: how long `finish` keeps trying to record an outcome through an outage of
+        # the database or Redis (None, on workers: until it is recorded).
+        self.patience = patience
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def publish(
@@ -145,7 +152,9 @@ class Publisher:
         closing = _closing(record)
         if self.records.shared:
             # A cancellation arriving meanwhile must not leave the outcome half recorded.
-            finished = asyncio.ensure_future(self._settle(record, observed, attempts, closing))
+            finished = asyncio.ensure_future(
+                self._settle_patiently(record, observed, attempts, closing)
+            )
             try:
                 if not await asyncio.shield(finished):
                     return False
@@ -176,6 +185,62 @@ class Publisher:
             return False
         self._announce(record, closing)
         await self.bus.flush()
+        return True
+
+    async def _settle_patiently(
+        self,
+        record: ExecutionRecord,
+        observed: ExecutionStatus,
+        attempts: int,
+        closing: list[tuple[str, Any]],
+    ) -> bool:
+        """`_settle`, tried again while the database or Redis is out. A try cut off by the
+        outage may have committed the outcome anyway: when the next one finds the row already
+        ended, the events the stored outcome lacks are published (`complete`)."""
+        deadline = None if self.patience is None else time.monotonic() + self.patience
+        tried = False
+        while True:
+            try:
+                if await self._settle(record, observed, attempts, closing):
+                    return True
+                if tried:
+                    stored = await self.records.repository.get(record.id)
+                    if stored is not None and stored.status.final:
+                        await self.complete(stored)
+                return False
+            except Exception as exc:
+                dependency = unavailable(exc)
+                if dependency is None or (deadline is not None and time.monotonic() > deadline):
+                    raise
+                if not tried:
+                    log.warning(
+                        "recording the outcome of %s waits for the %s (%s)",
+                        record.id,
+                        dependency,
+                        exc,
+                    )
+                tried = True
+                await asyncio.sleep(OUTAGE_RETRY_SECONDS)
+
+    async def refuse(
+        self, record: ExecutionRecord, error: dict[str, Any], *, committed: bool
+    ) -> bool:
+        """Fail a new execution that was never handed to the workers (distributed: the database
+        or Redis failed its hand-over), without asking Redis: this process published all its
+        events so far, so it numbers the closing ones itself (they wait in the bus's outbox
+        while Redis is out). A `committed` record is ended by a compare-and-set, so False if a
+        worker took it meanwhile; one the database did not take yet is written failed with the
+        next batch that goes in."""
+        observed, attempts = record.status, record.attempts
+        record.transition(ExecutionStatus.FAILED)
+        record.error = error
+        closing = _closing(record)
+        record.last_seq += len(closing) + 1
+        if not committed:
+            self.records.touch(record)
+        elif not await self.records.commit(record, observed, attempts):
+            return False
+        self._announce(record, closing)
         return True
 
     def announce(self, record: ExecutionRecord) -> None:
@@ -338,6 +403,16 @@ class ExecutionRunner:
         )
         return False
 
+    async def never_started(self, before: datetime) -> list[str]:
+        return await self.records.repository.never_started(before)
+
+    async def fail_unqueued(self, execution_id: str, message: str) -> bool:
+        record = await self.records.repository.get(execution_id)
+        if record is None or record.status is not ExecutionStatus.QUEUED:
+            return False
+        error = {"type": "not_queued", "message": message}
+        return await self.publisher.finish(record, ExecutionStatus.FAILED, error=error)
+
     async def _complete_if_final(self, execution_id: str) -> None:
         record = await self.records.get(execution_id)
         if record is not None and record.status.final:
@@ -499,6 +574,9 @@ def _describe(exc: Exception, runnable: Runnable) -> dict[str, Any]:
         return {"type": "file_unreadable", "message": exc.detail}
     if isinstance(exc, ChatUnreadable):
         return {"type": "chat_unreadable", "message": exc.detail}
+    dependency = unavailable(exc)
+    if dependency is not None:  # not the workflow's fault: the run may be tried again
+        return {"type": "unavailable", "message": f"the {dependency} was unavailable: {exc}"}
     if isinstance(exc, RuntimeProblem):
         return {"type": "invalid_input", "message": exc.detail}
     if isinstance(exc, ValidationError):

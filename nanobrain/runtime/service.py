@@ -29,6 +29,7 @@ from nanobrain.runtime.errors import (
 from nanobrain.runtime.events.base import Event, EventBus
 from nanobrain.runtime.executors.base import Executor, Job
 from nanobrain.runtime.files import FileService, can_see_all
+from nanobrain.runtime.outages import Unavailable, unavailable
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.runner import INTERRUPTED, ExecutionRunner, Publisher, lookup
 from nanobrain.security.directory import AccountGone, UserDirectory
@@ -55,8 +56,10 @@ class ExecutionService:
         default_timeout: float,
         cache: ResultCache | None = None,
         llm: LLMProvider | None = None,
+        dependency_timeout: float = 5.0,
     ):
         self.registry = registry
+        self.dependency_timeout = dependency_timeout
         self.records = records
         self.bus = bus
         self.executor = executor
@@ -160,23 +163,52 @@ class ExecutionService:
         record, job = await self._accept(
             runnable, raw_input, user, session_id, request_id, routed_from, execution_id, history
         )
-        try:
-            if not self.executor.in_process:
-                # Another process may take the job at once: it must find the record and the
-                # events.
-                await asyncio.gather(self.records.flush(), self.bus.flush())
-            elif durable:
+        if not self.executor.in_process:
+            await self._hand_to_workers(record, job)
+            return record
+        if durable:
+            try:
                 await self.records.flush()
-        except StoreUnavailable:
-            # Refused (503): the run never starts, and its record, written once the database
-            # takes writes again, says so.
-            self._refused(record)
-            raise
+            except StoreUnavailable:
+                # Refused (503): the run never starts, and its record, written once the database
+                # takes writes again, says so.
+                self._refused(record)
+                raise
         if job is None:  # answered from the cache
             return record
         if not (run_here and await self.executor.run_here(job)):
             await self.executor.submit(job)
         return record
+
+    async def _hand_to_workers(self, record: ExecutionRecord, job: Job | None) -> None:
+        """Distributed: commit the record and its first events (a worker may take the job at
+        once, and must find both), then push the job, all within `dependency_timeout`. If the
+        database or Redis fails that, the request is refused (503) and the execution does not
+        run: its record is failed (by a compare-and-set if it was committed, else with the next
+        batch the database takes; the stranded-execution sweep is the last resort,
+        `DistributedExecutor.settle_stranded`)."""
+        stored = asyncio.ensure_future(self.records.flush())
+        try:
+            async with asyncio.timeout(self.dependency_timeout):
+                await asyncio.gather(stored, self.bus.flush())
+                if job is not None:
+                    await self.executor.submit(job)
+        except Exception as exc:
+            committed = stored.done() and not stored.cancelled() and stored.exception() is None
+            stored.cancel()
+            dependency = unavailable(exc) or (
+                ("redis" if committed else "database") if isinstance(exc, TimeoutError) else None
+            )
+            if dependency is None:
+                raise
+            if not record.status.final:
+                error = {"type": "unavailable", "message": _refusal(dependency)}
+                with contextlib.suppress(Exception):  # else the stranded sweep fails it later
+                    async with asyncio.timeout(self.dependency_timeout):
+                        await self.publisher.refuse(record, error, committed=committed)
+            if isinstance(exc, StoreUnavailable):
+                raise  # with the writer's own Retry-After
+            raise Unavailable(dependency) from exc
 
     def _refused(self, record: ExecutionRecord) -> None:
         if record.status.final:  # already replaced by the writer's own failed outcome
@@ -370,6 +402,10 @@ class ExecutionService:
         rebuilt = [event for event in _events_from_record(record) if event.seq > after]
         if rebuilt:
             yield rebuilt
+
+
+def _refusal(dependency: str) -> str:
+    return f"not run: the {dependency} was unavailable when it was submitted (answered 503)"
 
 
 def _plausible_id(value: str) -> bool:

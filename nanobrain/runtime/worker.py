@@ -28,6 +28,8 @@ from nanobrain.runtime.build import Runtime, build_runtime
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
 from nanobrain.runtime.executors.shares import Reconciler, Turn
+from nanobrain.runtime.outages import unavailable
+from nanobrain.runtime.runner import OUTAGE_RETRY_SECONDS
 from nanobrain.store.database import upgrade
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,11 @@ class Worker:
         *,
         metrics: tuple[str, int] | None = None,
     ):
-        if settings.redis_url is None:
-            raise ValueError("a worker needs redis_url (NANOBRAIN_REDIS_URL) to take jobs from")
+        if not settings.distributed:
+            raise ValueError(
+                "a worker needs runtime.mode distributed (NANOBRAIN_RUNTIME__MODE), with "
+                "redis_url and a PostgreSQL database_url"
+            )
         self.name = name or worker_name()
         self.settings = settings
         self.runtime: Runtime = build_runtime(settings, registry, worker=self.name)
@@ -58,6 +63,7 @@ class Worker:
         self._metrics = metrics  # (host, port) to serve Prometheus metrics on
         self._running: dict[asyncio.Task[Any], Job] = {}  # a job delivered twice runs twice here
         self._idle = asyncio.Event()  # nothing running
+        self._taken: list[str] = []  # executions whose push note is to be dropped
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set, then finish (or, past the grace period, interrupt) what
@@ -126,7 +132,7 @@ class Worker:
             try:
                 if job.cancel_reason is not None:  # interrupted while taking its turn
                     raise asyncio.CancelledError
-                await self.runner.run(job)
+                await self._run_through_outages(job)
             except asyncio.CancelledError:  # interrupted before the runner reached the workflow
                 if job.cancel_reason != HANDOVER:
                     with contextlib.suppress(Exception):
@@ -148,6 +154,23 @@ class Worker:
                 self._idle.set()
             while task.cancelling():
                 task.uncancel()
+
+    async def _run_through_outages(self, job: Job) -> None:
+        """Run the job; when the database or Redis is out before its outcome is recorded (the
+        claim failed, say), wait and run it again: the claim is a compare-and-set, so a job
+        that was taken after all is not run twice. The outcome itself is recorded patiently by
+        the runner. Then the job's push note can go (it cannot be stranded any more)."""
+        while True:
+            try:
+                await self.runner.run(job)
+                break
+            except Exception as exc:
+                dependency = unavailable(exc)
+                if dependency is None:
+                    raise
+                log.warning("job %s waits for the %s (%s)", job.execution_id, dependency, exc)
+                await asyncio.sleep(OUTAGE_RETRY_SECONDS)
+        self._taken.append(job.execution_id)  # forgotten in one batch with the next heartbeat
 
     async def _take_turn(self, job: Job) -> Turn:
         """Whether this worker runs `job` under its principal's lease (TAKEN), leaves it in line
@@ -191,10 +214,14 @@ class Worker:
         leases = Reconciler(self.executor.shares, self.name)
         while True:
             await asyncio.sleep(seconds)
+            taken, self._taken = self._taken, []
             try:
                 await self.executor.heartbeats.beat(self.name)
-            except RedisError:
-                log.exception("heartbeat failed; retrying")
+                if taken:
+                    await self.executor.queue.done(*taken)
+            except RedisError as exc:
+                self._taken[:0] = taken
+                log.warning("heartbeat failed (%s); retrying", exc)
                 continue
             try:
                 released = await leases.run_once(list(self._running.values()))

@@ -19,11 +19,18 @@ from limits.storage import storage_from_string
 from nanobrain.config import LoginThrottleConfig, RateLimitConfig
 
 
-def create_storage(redis_url: str | None) -> Storage:
-    """Redis when the deployment has one (limits shared by every replica), else memory."""
+def create_storage(redis_url: str | None, timeout: float = 5.0) -> Storage:
+    """Redis when the deployment has one (limits shared by every replica), else memory.
+    `timeout` bounds connecting and each command, so a Redis that is out fails the request
+    (503) instead of holding it."""
     if redis_url:
         scheme, _, rest = redis_url.partition("://")
-        storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy")
+        storage = storage_from_string(
+            f"async+{scheme}://{rest}",
+            implementation="redispy",
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
         assert isinstance(storage, Storage)
         return storage
     return MemoryStorage()

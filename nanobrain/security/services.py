@@ -62,7 +62,7 @@ def build_security(
     signer = TokenSigner(load_signing_key(auth), auth.issuer, auth.audience)
     http = httpx.AsyncClient(timeout=10, follow_redirects=False)
     jwks = JwksClient(http)
-    storage = create_storage(settings.redis_url)
+    storage = create_storage(settings.redis_url, settings.runtime.dependency_timeout_seconds)
     limits = auth.rate_limits
     authenticator = Authenticator(
         signer,

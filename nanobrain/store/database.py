@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from nanobrain.core import jsoncodec
 from nanobrain.store.private import private_sqlite
+from nanobrain.store.urls import async_database_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -38,7 +39,15 @@ def _unjson(value: Any) -> Any:
     return jsoncodec.loads(value) if isinstance(value, str | bytes) else value
 
 
-def create_engine(url: str) -> AsyncEngine:
+COMMAND_TIMEOUT_SECONDS = 60  # no statement of ours runs this long: past it, the server is stuck
+
+
+def create_engine(url: str, timeout: float = 5.0) -> AsyncEngine:
+    """`url` with an asynchronous driver (`postgresql://` and `sqlite://` get one). `timeout`
+    bounds connecting and waiting for a pooled connection, so a database that is down or
+    unreachable fails a request within it (503) instead of holding it; a pooled connection the
+    server dropped (a restart) is noticed at checkout and replaced."""
+    url = async_database_url(url)
     options: dict[str, Any] = {"json_serializer": json_text, "json_deserializer": _unjson}
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -47,7 +56,16 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **options)
+    if url.startswith("postgresql+asyncpg"):
+        options["connect_args"] = {"timeout": timeout, "command_timeout": COMMAND_TIMEOUT_SECONDS}
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=timeout,
+        **options,
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -271,6 +271,23 @@ class ExecutionRepository:
             row = result.first()
         return self._open(row) if row is not None else None
 
+    async def never_started(self, before: datetime, limit: int = 500) -> list[str]:
+        """The ids of executions still `queued` in their first attempt that were created before
+        `before`, oldest first (distributed mode: the candidates for a job never pushed)."""
+        statement = (
+            select(ExecutionRow.id)
+            .where(
+                UNFINISHED,  # literal, as the partial index's own condition: so it is used
+                ExecutionRow.status == ExecutionStatus.QUEUED.value,
+                ExecutionRow.attempts == 0,
+                ExecutionRow.created_at < before,
+            )
+            .order_by(ExecutionRow.created_at)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            return [str(row) for row in (await connection.scalars(statement)).all()]
+
     async def list(
         self,
         *,

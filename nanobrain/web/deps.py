@@ -15,6 +15,7 @@ from starlette.requests import HTTPConnection
 
 from nanobrain.core.user import User
 from nanobrain.runtime.events.base import Event
+from nanobrain.runtime.outages import unavailable
 from nanobrain.runtime.service import visible
 from nanobrain.security.audit import client_address
 from nanobrain.security.credentials import Identity
@@ -104,6 +105,8 @@ async def while_allowed(
                 except Refused:
                     return
                 except Exception as exc:  # cannot check now: no delivery without a check
+                    if unavailable(exc) is not None:
+                        raise  # the stream ends with `reconnect` (web/streaming.py)
                     log.warning("cannot re-check a stream's principal: %r", exc)
                     return
                 if not visible(record, identity.user):

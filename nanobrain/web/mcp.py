@@ -26,7 +26,7 @@ from nanobrain.security.policy import EXECUTE
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from nanobrain.web.body import parse_json, read_body
 from nanobrain.web.deps import Permission, declares
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps, problem
 from nanobrain.web.state import AppState, app_state
 
@@ -92,9 +92,14 @@ async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.Call
             record = await _turn(state, spec, arguments, user)
         else:
             record = await service.submit(spec, arguments, user, durable=False, run_here=True)
-    except RuntimeProblem as exc:
-        return _error(exc.detail, {"status": exc.status, **exc.extra})
-    record = await service.wait(record, service.timeout_for(spec))
+        record = await service.wait(record, service.timeout_for(spec))
+    except Exception as exc:  # a refusal, or an outage (503: call again after `retry_after`)
+        described = outage(exc)
+        if described is not None:
+            return _error(described.pop("detail"), described)
+        if isinstance(exc, RuntimeProblem):
+            return _error(exc.detail, {"status": exc.status, **exc.extra})
+        raise
     if record.status is not ExecutionStatus.SUCCEEDED:
         error = record.error or {"type": record.status.value, "message": record.status.value}
         return _error(error.get("message", "failed"), {"execution_id": record.id, **error})

@@ -1,23 +1,26 @@
-"""Every error becomes a problem response: 4xx for client mistakes, 500 only for real faults."""
+"""Every error becomes a problem response: 4xx for client mistakes, 503 with `Retry-After` while
+the database, Redis or the disk is out, 500 only for real faults."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from nanobrain.runtime.errors import RuntimeProblem
-from nanobrain.store.failures import database_refused_value, database_unavailable
+from nanobrain.runtime.outages import RETRY_AFTER_SECONDS, Unavailable, unavailable
+from nanobrain.store.failures import database_refused_value
 from nanobrain.web.responses import problem
 
 log = logging.getLogger(__name__)
-DATABASE_RETRY_AFTER = "5"
 
 
 class ProblemError(Exception):
@@ -47,29 +50,52 @@ def _validation(exc: RequestValidationError) -> Response:
     return problem(422, "the request does not match the API's schema", errors=errors)
 
 
+def outage(exc: BaseException) -> dict[str, Any] | None:
+    """What to tell a client about `exc` when it reports an outage of a backing service
+    (`status`, `title`, `detail`, `dependency`, `retry_after`), logged once per request;
+    None for any other error."""
+    dependency = unavailable(exc)
+    if dependency is None:
+        return None
+    log.warning("%s unavailable: %s: %s", dependency, type(exc).__name__, exc)
+    detail = exc.detail if isinstance(exc, Unavailable) else (
+        f"the {dependency} is unavailable; try again shortly"
+    )  # fmt: skip
+    return {
+        "status": 503,
+        "title": Unavailable.title,
+        "detail": detail,
+        "dependency": dependency,
+        "retry_after": RETRY_AFTER_SECONDS,
+    }
+
+
+def outage_problem(described: dict[str, Any]) -> Response:
+    """The 503 problem response, with `Retry-After`, for what `outage` described."""
+    return problem(
+        503,
+        described["detail"],
+        title=described["title"],
+        headers={"Retry-After": str(described["retry_after"])},
+        dependency=described["dependency"],
+    )
+
+
 async def problem_for(request: Request, exc: Exception) -> Response:
-    """The problem response for any exception a route raised (500, logged, for the unexpected)."""
+    """The problem response for any exception a route raised: 503 with `Retry-After` while a
+    backing service is out, 500 (logged) for the unexpected."""
     if isinstance(exc, ProblemError):
         return problem(exc.status, exc.detail, headers=exc.headers, **exc.extra)
-    if isinstance(exc, RuntimeProblem):
+    if isinstance(exc, RuntimeProblem):  # Unavailable and StoreUnavailable carry Retry-After
         return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers, **exc.extra)
     if isinstance(exc, HTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return problem(exc.status_code, detail, headers=dict(exc.headers or {}))
     if isinstance(exc, RequestValidationError):
         return _validation(exc)
-    if database_unavailable(exc):
-        log.error(
-            "%s %s: the database is unavailable (%s)",
-            request.method,
-            request.url.path,
-            type(exc).__name__,
-        )
-        return problem(
-            503,
-            "the database is not available at the moment; try again shortly",
-            headers={"Retry-After": DATABASE_RETRY_AFTER},
-        )
+    described = outage(exc)
+    if described is not None:
+        return outage_problem(described)
     if database_refused_value(exc):
         where = f"{request.method} {request.url.path}"
         log.warning("%s: the database refused a value (%s)", where, _first_line(exc))
@@ -90,9 +116,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+# The families outages come in, handled like the problems (not left to the last-resort handler
+# for `Exception`, which answers and then closes the connection, and logs a traceback).
+_OUTAGE_FAMILIES = (
+    RedisError,
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
+
 def install(app: FastAPI) -> None:
-    # Database errors by name, so that a 503 for an unavailable database is answered like any
-    # problem (the catch-all `Exception` handler answers, then closes the connection).
-    kinds = (ProblemError, RuntimeProblem, HTTPException, RequestValidationError, SQLAlchemyError)
+    kinds = (ProblemError, RuntimeProblem, HTTPException, RequestValidationError, *_OUTAGE_FAMILIES)
     for kind in (*kinds, Exception):
         app.add_exception_handler(kind, problem_for)

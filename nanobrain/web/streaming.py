@@ -1,6 +1,7 @@
 """Server-Sent Events for every stream (executions, chat turns, agents): one envelope, ids that
 `Last-Event-ID` resumes from, keep-alive comments, and a closing event when the server drains
-(`reconnect`) or the client fell out of the replay log (`error`, type `lagged`).
+(`reconnect`), or its store (Redis) is out (`reconnect`, after which the client resumes with
+`Last-Event-ID`), or the client fell out of the replay log (`error`, type `lagged`).
 
 A slow client only parks its own generator at a cursor into the bus's shared ring buffer (uvicorn
 applies TCP flow control), so nothing grows per client; a vanished one is dropped when a
@@ -23,7 +24,7 @@ from nanobrain.core.user import User
 from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.runtime.events.base import Event, StreamLagged
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps
 from nanobrain.web.state import AppState, app_state
 from nanobrain.web.stream_caps import UNCOUNTED, StreamSlot, TooManyStreams
@@ -104,6 +105,16 @@ async def _encode(
         except StreamLagged as exc:
             # No `id:`: the client's Last-Event-ID stays at the last event it really received.
             yield ServerSentEvent(data=dumps(lagged_data(exc)).decode(), event="error")
+            return
+        except Exception as exc:  # the bus's store is out: come back with Last-Event-ID
+            described = outage(exc)
+            if described is None:
+                raise
+            retry_ms = described["retry_after"] * 1000
+            data = {"reason": described["detail"], "dependency": described["dependency"]}
+            yield ServerSentEvent(
+                data=dumps({**data, "retry_ms": retry_ms}).decode(), event=RECONNECT, retry=retry_ms
+            )
             return
         if (last is None or not last.final) and state.executions.bus.interrupted:
             yield ServerSentEvent(

@@ -90,6 +90,8 @@ def test_a_worker_with_auth_refuses_to_expose_metrics_without_a_token(tmp_path: 
     result = run_cli(
         "worker", "--data-dir", str(tmp_path), "--metrics-host", "0.0.0.0", "--metrics-port", "0",
         env=child_env({
+            "NANOBRAIN_RUNTIME__MODE": "distributed",
+            "NANOBRAIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
             "NANOBRAIN_REDIS_URL": "redis://127.0.0.1:6379/0",
             "NANOBRAIN_WEB_INTERFACE__AUTH_CONFIG__ENABLED": "true",
         }),

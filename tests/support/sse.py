@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,13 @@ class SSE:
     data: Any
 
 
-def read_events(response: httpx.Response) -> Iterator[SSE]:
+def read_events(response: httpx.Response, until: float | None = None) -> Iterator[SSE]:
+    """The events as they come; `until` (a `time.monotonic()` value) stops reading then, even
+    while only keep-alive comments arrive."""
     event, event_id, data = "message", None, []
     for line in response.iter_lines():
+        if until is not None and time.monotonic() > until:
+            return
         if line == "":
             if data:
                 text = "\n".join(data)

@@ -17,7 +17,7 @@ __all__ = ["ResultCache", "build_cache", "result_key"]
 
 
 def build_cache(settings: Settings, redis: Redis | None) -> ResultCache | None:
-    """The cache `cache_config` enables: on Redis in distributed mode (shared by replicas and
+    """The cache `cache_config` enables: on Redis when `redis_url` is set (shared by replicas and
     workers), else in this process's memory."""
     config = settings.web_interface.cache_config
     if not config.enabled:

@@ -9,9 +9,11 @@ after their last one otherwise).
 
 Publishing never blocks the publisher: events go to an ordered outbox that one writer task sends in
 pipelined batches (`flush()` waits for it); the returned event's `seq` is this process's guess
-until the writer learns the real number. Subscribers replay with XRANGE, then wait on one XREAD
-per process that follows every stream somebody here waits on, instead of holding a blocking Redis
-connection per client.
+until the writer learns the real number. While Redis is unreachable the outbox keeps the events, in
+order, and the writer sends them once it is back; `flush()` gives up after `flush_timeout` with
+`EventsUnavailable` (so a request answers 503 rather than waiting on the outage). Subscribers
+replay with XRANGE, then wait on one XREAD per process that follows every stream somebody here
+waits on, instead of holding a blocking Redis connection per client.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from nanobrain.core import jsoncodec
@@ -44,7 +47,13 @@ UNFINISHED_TTL_MS = 24 * 3600 * 1000
 MIN_FINISHED_TTL_MS = 60_000  # followers must still find the final event they were woken for
 BATCH = 500
 FOLLOW_BLOCK_MS = 2000  # below the client's socket timeout
+BLOCKING_READ_SECONDS = FOLLOW_BLOCK_MS / 1000  # the longest a Redis command here waits by design
+RETRY_SECONDS = 0.5  # between attempts while Redis is unreachable
 SAFETY_WAKE_SECONDS = 5.0  # re-read even without a wake-up, should one ever be lost
+
+
+class EventsUnavailable(RedisConnectionError):
+    """The events published so far could not be written to Redis in time."""
 
 
 class RedisEventBus(EventBus):
@@ -55,11 +64,13 @@ class RedisEventBus(EventBus):
         *,
         max_events_per_stream: int = 10_000,
         retention_seconds: float = 600.0,
+        flush_timeout: float = 5.0,
     ):
         self._redis = redis
         self._prefix = f"{prefix}:events:"
         self._max_events = max_events_per_stream
         self._finished_ttl = max(int(retention_seconds * 1000), MIN_FINISHED_TTL_MS)
+        self._flush_timeout = flush_timeout
         self._script = redis.register_script(_PUBLISH)
         self._outbox: list[tuple[Event, bytes]] = []
         self._next: OrderedDict[str, int] = OrderedDict()  # guesses of the next seq per stream
@@ -130,11 +141,20 @@ class RedisEventBus(EventBus):
         return event
 
     async def flush(self) -> None:
+        """Return once every event published so far is in Redis; `EventsUnavailable` if that
+        takes longer than `flush_timeout` (they stay in the outbox, and are written later)."""
         if self._stored == self._published:
             return
         waiter = asyncio.get_running_loop().create_future()
         self._flushed.append((self._published, waiter))
-        await waiter
+        try:
+            async with asyncio.timeout(self._flush_timeout):
+                await waiter  # cancelled on time-out: the writer skips a waiter that is done
+        except TimeoutError:
+            raise EventsUnavailable(
+                f"{self._published - self._stored} event(s) not written to Redis within "
+                f"{self._flush_timeout:g} s"
+            ) from None
 
     async def last_seq(self, stream: str) -> int:
         await self.flush()
@@ -144,6 +164,7 @@ class RedisEventBus(EventBus):
         return last
 
     async def _write_forever(self) -> None:
+        failing = False
         while True:
             await self._pending.wait()
             self._pending.clear()
@@ -151,10 +172,15 @@ class RedisEventBus(EventBus):
                 batch = self._outbox[:BATCH]
                 try:
                     numbers = await self._send(batch)
-                except RedisError:
-                    log.exception("writing %d events to Redis failed; retrying", len(batch))
-                    await asyncio.sleep(0.5)
+                except RedisError as exc:
+                    if not failing:  # once per outage, not every half second
+                        log.warning("writing events to Redis failed (%s); retrying", exc)
+                    failing = True
+                    await asyncio.sleep(RETRY_SECONDS)
                     continue
+                if failing:
+                    log.warning("writing events to Redis again (%d waiting)", len(self._outbox))
+                    failing = False
                 del self._outbox[: len(batch)]
                 for (event, _), number in zip(batch, numbers, strict=True):
                     event.seq = int(number)
@@ -297,6 +323,7 @@ class _Follower:
             log.warning("could not wake the event follower; it wakes on its own within seconds")
 
     async def _follow_forever(self) -> None:
+        failing = False
         while True:
             if not self._positions:
                 self._changed.clear()
@@ -307,12 +334,17 @@ class _Follower:
             self._blocking, self._poked = True, False
             try:
                 reply: Any = await self._redis.xread(streams, count=1, block=FOLLOW_BLOCK_MS)
-            except RedisError:
-                log.exception("following event streams failed; retrying")
-                await asyncio.sleep(0.5)
+            except RedisError as exc:
+                if not failing:
+                    log.warning("following event streams failed (%s); retrying", exc)
+                failing = True
+                await asyncio.sleep(RETRY_SECONDS)
                 continue
             finally:
                 self._blocking = False
+            if failing:
+                log.warning("following event streams again")
+                failing = False
             for key, entries in reply or []:
                 name = key.decode() if isinstance(key, bytes) else key
                 if name == self._wake_key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -60,6 +61,12 @@ class Runner(Protocol):
 
     async def recover(self, job: Job, reason: str, *, max_attempts: int, cancelled: bool) -> bool:
         """Settle a job whose worker died (`reason` says how); True to deliver it again."""
+
+    async def never_started(self, before: datetime) -> list[str]:
+        """Executions queued in their first attempt since before `before` (oldest first)."""
+
+    async def fail_unqueued(self, execution_id: str, message: str) -> bool:
+        """Fail an execution that was never handed to the workers; False if it moved on."""
 
 
 class Executor(ABC):

@@ -14,6 +14,14 @@ consumer group: every process sweeps them (`DistributedExecutor.recover`), lets 
 each execution (redelivered if its workflow is retry-safe, else `failed` with the reason) and
 pushes again the ones to redeliver. Cancellation is a Redis pub/sub message that reaches the worker
 running the execution, plus a marker for a worker that died before hearing it.
+
+Outages. An API replica commits a new record before it pushes the job, and answers 202 only after
+the push; each push also notes the execution in a sorted set, in the same transaction. A record
+that stays `queued` past `stranded_after` seconds without that note was never handed to the
+workers (its replica died in between, or lost Redis and answered 503): the sweep fails it
+(`error.type = "not_queued"`). The job readers and acknowledgements of the workers ride out a Redis
+outage (they wait and retry), and the dead-worker sweep holds off until the workers had time to
+beat again after one, so an outage alone never passes a live worker for dead.
 """
 
 from __future__ import annotations
@@ -21,24 +29,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
+from taskiq.abc.broker import AckableMessage
 from taskiq.kicker import AsyncKicker
-from taskiq.message import TaskiqMessage
+from taskiq.message import BrokerMessage, TaskiqMessage
 from taskiq_redis import RedisStreamBroker
 
 from nanobrain.core.user import User
 from nanobrain.runtime.executors.base import Executor, Job, Load, Runner
 from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.heartbeats import Heartbeats
+from nanobrain.runtime.outages import unavailable
+from nanobrain.store.executions import utcnow
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
 
 log = logging.getLogger(__name__)
 TASK_NAME = "nanobrain.execute"
 NEVER_MS = 10 * 365 * 24 * 3600 * 1000  # the broker must never reclaim jobs on its own
 CANCEL_MARKER_SECONDS = 24 * 3600
+RETRY_SECONDS = 0.5  # between attempts to reach Redis while it is out
+PUSHED_RETENTION_MS = 7 * 24 * 3600 * 1000  # notes of pushes that no worker ever reported
+NOT_QUEUED = (
+    "it was never handed to the workers: the API replica that accepted it stopped, or lost "
+    "Redis, before queueing it (the request was not acknowledged); it did not run"
+)
 
 # Drop the acknowledged head of the job stream: everything older than the oldest job still pending
 # (delivered, not yet acknowledged) or, with none pending, than the last one delivered.
@@ -120,6 +142,68 @@ def job_from_payload(payload: dict[str, Any]) -> Job:
     )
 
 
+class _StreamBroker(RedisStreamBroker):
+    """taskiq's stream broker, made to ride out a Redis outage: its reader (whose error would end
+    the worker's receiver, and the worker) waits and reads again, recreating the consumer group
+    if Redis lost it; acknowledgements are retried; and each push notes its execution in the
+    `pushed` sorted set in the same transaction as the job (see `DistributedExecutor`)."""
+
+    def __init__(self, *args: Any, pushed: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.pushed = pushed
+
+    async def kick(self, message: BrokerMessage) -> None:
+        execution_id = message.labels.get("execution_id")
+        redis = Redis(connection_pool=self.connection_pool)
+        async with redis, redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.queue_name, {b"data": message.message})
+            if execution_id:
+                pipe.zadd(self.pushed, {execution_id: int(time.time() * 1000)})
+            await pipe.execute()
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        failing = False
+        while True:
+            try:
+                async with contextlib.aclosing(super().listen()) as messages:
+                    async for message in messages:
+                        if failing:
+                            log.warning("reading jobs from Redis again")
+                            failing = False
+                        yield _patient_ack(message)
+            except RedisError as exc:
+                lost_group = isinstance(exc, ResponseError) and "NOGROUP" in str(exc)
+                if not lost_group and unavailable(exc) is None:
+                    raise
+                if not failing:
+                    log.warning("reading jobs from Redis failed (%s); retrying", exc)
+                failing = True
+                await asyncio.sleep(RETRY_SECONDS)
+                if lost_group:  # Redis lost its data: the group goes with it
+                    with contextlib.suppress(RedisError):
+                        await self._declare_consumer_group()
+
+
+def _patient_ack(message: AckableMessage) -> AckableMessage:
+    """The message with an acknowledgement that waits out a Redis outage (an unacknowledged job
+    would stay pending on a live worker, and hold the stream's trimming back, for ever)."""
+    ack = message.ack
+
+    async def patient() -> None:
+        while True:
+            try:
+                result = ack()
+                if result is not None:
+                    await result
+                return
+            except RedisError as exc:
+                if unavailable(exc) is None:
+                    raise
+                await asyncio.sleep(RETRY_SECONDS)
+
+    return AckableMessage(data=message.data, ack=patient)
+
+
 class JobQueue:
     """The taskiq stream broker, and the few stream operations recovery needs besides."""
 
@@ -131,11 +215,14 @@ class JobQueue:
         consumer: str | None = None,
         *,
         batch: int = 8,
+        **connection: Any,
     ):
         self.stream = f"{prefix}:jobs"
         self.group = f"{prefix}:workers"
-        self.broker = RedisStreamBroker(
+        self.pushed = f"{prefix}:jobs:pushed"
+        self.broker = _StreamBroker(
             redis_url,
+            pushed=self.pushed,
             queue_name=self.stream,
             consumer_group_name=self.group,
             consumer_name=consumer,
@@ -143,6 +230,10 @@ class JobQueue:
             idle_timeout=NEVER_MS,
             xread_block=1000,
             xread_count=batch,  # jobs one read takes: small, so that idle workers get theirs
+            # taskiq's lock around its (unused) reclaim: without a timeout, a worker killed or
+            # cut off while holding it would stop every worker's reads for good.
+            unacknowledged_lock_timeout=30,
+            **connection,
         )
         self._redis = redis
         self._trim = redis.register_script(_TRIM)
@@ -155,8 +246,24 @@ class JobQueue:
         await self.broker.shutdown()
 
     async def push(self, job: Job) -> None:
-        kicker: Any = AsyncKicker(TASK_NAME, self.broker, {})  # a task defined by the workers
+        labels = {"execution_id": job.execution_id}
+        kicker: Any = AsyncKicker(TASK_NAME, self.broker, labels)  # a task the workers define
         await kicker.kiq(job_payload(job))
+
+    async def pushed_of(self, execution_ids: list[str]) -> set[str]:
+        """Those of the executions whose job was pushed (and not yet reported done)."""
+        if not execution_ids:
+            return set()
+        scores = await self._redis.zmscore(self.pushed, execution_ids)
+        return {id_ for id_, score in zip(execution_ids, scores, strict=True) if score is not None}
+
+    async def done(self, *execution_ids: str) -> None:
+        """Forget the pushes of jobs that a worker took (claimed, or ended, by now)."""
+        await self._redis.zrem(self.pushed, *execution_ids)
+
+    async def forget_old_pushes(self) -> None:
+        now_ms = int(time.time() * 1000)
+        await self._redis.zremrangebyscore(self.pushed, "-inf", now_ms - PUSHED_RETENTION_MS)
 
     def encode(self, job: Job) -> bytes:
         """The job as `push` puts it on the stream (parked jobs re-enter it as they are)."""
@@ -255,6 +362,7 @@ class DistributedExecutor(Executor):
         max_attempts: int,
         shares: Shares,
         worker_slots: int,
+        stranded_after: float = 30.0,
     ):
         self.queue = queue
         self.cancellations = cancellations
@@ -263,8 +371,11 @@ class DistributedExecutor(Executor):
         self._worker_slots = worker_slots  # each worker's max_concurrency (one configuration)
         self._sweep_seconds = sweep_seconds
         self._max_attempts = max_attempts
+        self._stranded_after = stranded_after
         self._runner: Runner | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._redis_failed_at = 0.0  # monotonic time this process last saw Redis fail
+        self._next_stranded_check = 0.0  # a few times per `stranded_after`, not every round
 
     async def start(self, runner: Runner) -> None:
         self._runner = runner
@@ -311,11 +422,14 @@ class DistributedExecutor(Executor):
         )
 
     async def recover(self) -> int:
-        """Settle the jobs of every worker presumed dead; return how many were settled."""
+        """Settle the jobs of every worker presumed dead, and the executions that were never
+        queued; return how many were settled."""
         assert self._runner is not None
         if not await self.heartbeats.sweep_turn(self._sweep_seconds):
             return 0  # another process sweeps this round
-        settled = 0
+        settled = await self.settle_stranded()
+        if await self._after_outage():
+            return settled  # the workers' heartbeats may be stale: judge them next round
         for worker in await self.heartbeats.dead():
             reason = f"its worker {worker} stopped (no heartbeat for {self.heartbeats.timeout:g} s)"
             for message_id, job in await self.queue.pending_of(worker):
@@ -368,8 +482,50 @@ class DistributedExecutor(Executor):
             await asyncio.sleep(self._sweep_seconds)
             try:
                 settled = await self.recover()
-            except Exception:
-                log.exception("recovering the jobs of dead workers failed; retrying")
+            except Exception as exc:
+                dependency = unavailable(exc)
+                if isinstance(exc, RedisError) or dependency == "redis":
+                    self._redis_failed_at = time.monotonic()
+                if dependency is not None:
+                    log.warning("recovery sweep skipped: %s unavailable (%s)", dependency, exc)
+                else:
+                    log.exception("recovering the jobs of dead workers failed; retrying")
                 continue
             if settled:
                 log.warning("settled %d job(s) of workers that stopped", settled)
+
+    # -- outages -------------------------------------------------------------------------------
+    async def settle_stranded(self) -> int:
+        """Fail the executions that stayed `queued` past `stranded_after` seconds without ever
+        being pushed (the push notes each execution, atomically with its job); return how many.
+        Their requests were never acknowledged: nobody holds their id, and a client that was
+        refused may have sent them again, so they end rather than run late."""
+        assert self._runner is not None
+        now = time.monotonic()
+        if now < self._next_stranded_check:
+            return 0
+        self._next_stranded_check = now + max(self._sweep_seconds, self._stranded_after / 4)
+        await self.queue.forget_old_pushes()
+        cutoff = utcnow() - timedelta(seconds=self._stranded_after)
+        candidates = await self._runner.never_started(cutoff)
+        if not candidates:
+            return 0
+        pushed = await self.queue.pushed_of(candidates)
+        failed = 0
+        for execution_id in candidates:
+            if execution_id in pushed:
+                continue  # waiting in the queue, behind others
+            if await self._runner.fail_unqueued(execution_id, NOT_QUEUED):
+                failed += 1
+                log.warning("execution %s was never queued: failed", execution_id)
+        return failed
+
+    async def _after_outage(self) -> bool:
+        """True while the workers may not have beaten since Redis came back (a restarted Redis,
+        or one this process could not reach, within a worker timeout): a silence then is the
+        outage's, not the workers'."""
+        window = self.heartbeats.timeout + self._sweep_seconds
+        if time.monotonic() - self._redis_failed_at < window:
+            return True
+        uptime = (await self.heartbeats.redis_info()).get("uptime_in_seconds", window)
+        return float(uptime) < window

@@ -8,6 +8,7 @@ exactly when they are needed. Alert on `nanobrain_executions_oldest_queued_secon
 from __future__ import annotations
 
 import hmac
+import shutil
 import time
 from typing import Any
 
@@ -28,6 +29,7 @@ from nanobrain.observability.metrics import (
     RECORD_OLDEST_UNWRITTEN,
     STREAMS_OPEN,
 )
+from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import ADMIN
 from nanobrain.web.deps import Permission, declares, require
 from nanobrain.web.openapi import PUBLIC
@@ -35,6 +37,8 @@ from nanobrain.web.responses import JSON
 from nanobrain.web.state import AppState, app_state
 
 router = APIRouter(tags=["admin"])
+_RETRY = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # a dependency is down: ask again then
+MIN_FREE_BYTES = 1 << 20  # less free space than this is a full disk
 
 
 async def _checks(state: AppState) -> dict[str, Any]:
@@ -49,6 +53,7 @@ async def _checks(state: AppState) -> dict[str, Any]:
         }
     except Exception as exc:
         checks["database"] = {"status": "down", "error": type(exc).__name__}
+    checks["storage"] = _storage(state)
     if state.redis is not None:
         started = time.perf_counter()
         try:
@@ -69,6 +74,18 @@ async def _checks(state: AppState) -> dict[str, Any]:
     return checks
 
 
+def _storage(state: AppState) -> dict[str, Any]:
+    """Free space where files (and SQLite's database) are written: a full disk fails uploads
+    and records while reads still work, so a read alone would not tell."""
+    settings = state.settings
+    paths = {settings.files_dir}
+    if settings.resolved_database_url.startswith("sqlite"):
+        paths.add(settings.data_dir)
+    free = [shutil.disk_usage(path).free for path in paths if path.exists()]
+    lowest = min(free, default=MIN_FREE_BYTES)
+    return {"status": "ok" if lowest >= MIN_FREE_BYTES else "down", "free_bytes": lowest}
+
+
 @router.get("/health", openapi_extra=PUBLIC)
 async def health(request: Request) -> Response:
     state = app_state(request)
@@ -77,6 +94,7 @@ async def health(request: Request) -> Response:
     return JSON(
         {"status": "ok" if healthy else "down", "checks": checks},
         status_code=200 if healthy else 503,
+        headers=None if healthy else _RETRY,
     )
 
 
@@ -91,7 +109,7 @@ async def ready(request: Request) -> Response:
     checks = await _checks(state)
     is_ready = state.ready and all(check["status"] == "ok" for check in checks.values())
     body = {"status": "ready" if is_ready else "not ready", "checks": checks}
-    return JSON(body, status_code=200 if is_ready else 503)
+    return JSON(body, status_code=200 if is_ready else 503, headers=None if is_ready else _RETRY)
 
 
 class MetricsAccess:

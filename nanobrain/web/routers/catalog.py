@@ -12,6 +12,7 @@ from nanobrain.core.agent import Agent
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import NotFound
+from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.body import parse_model, read_body
@@ -45,7 +46,7 @@ AGENT_INPUT_SCHEMA = {
     },
     "required": ["input"],
 }
-_FAILURE_STATUS = {"timeout": 504, "exception": 500, "interrupted": 503}
+_FAILURE_STATUS = {"timeout": 504, "exception": 500, "interrupted": 503, "unavailable": 503}
 
 
 def tool_info(spec: Runnable) -> dict[str, Any]:
@@ -102,8 +103,13 @@ async def execute_tool(
     status = _FAILURE_STATUS.get(
         error.get("type", ""), 409 if record.status is ExecutionStatus.CANCELLED else 422
     )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     return problem(
-        status, error.get("message", "the tool failed"), execution_id=record.id, error=error
+        status,
+        error.get("message", "the tool failed"),
+        headers=headers,
+        execution_id=record.id,
+        error=error,
     )
 
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from nanobrain.core.user import User
 from nanobrain.runtime.chat import Turn
+from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.body import M, read_model
@@ -21,7 +22,13 @@ from nanobrain.web.streaming import event_stream, resume_point, stream_slot
 
 router = APIRouter(tags=["chat"])
 WAIT_GRACE_SECONDS = 1.0
-_FAILURE_STATUS = {"timeout": 504, "exception": 500, "interrupted": 503, "chat_unreadable": 500}
+_FAILURE_STATUS = {
+    "timeout": 504,
+    "exception": 500,
+    "interrupted": 503,
+    "unavailable": 503,  # the database or Redis was out during the turn
+    "chat_unreadable": 500,
+}
 
 
 class ChatRequest(BaseModel):
@@ -100,7 +107,8 @@ def as_response(status: int, body: dict[str, Any]) -> Response:
     if status == 200:
         return JSON(body)
     detail = body.pop("detail")
-    return problem(status, detail, **body)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    return problem(status, detail, headers=headers, **body)
 
 
 def turn_stream(request: Request, turn: Turn, slot: StreamSlot) -> Response:

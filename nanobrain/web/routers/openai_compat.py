@@ -25,7 +25,7 @@ from nanobrain.security.policy import EXECUTE, READ
 from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import read_json
 from nanobrain.web.deps import require, while_allowed
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import JSON, dumps
 from nanobrain.web.state import AppState, app_state
 from nanobrain.web.stream_caps import UNCOUNTED
@@ -129,9 +129,9 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
             "invalid_request_error",
             "model_not_found",
         )
-    except RuntimeProblem as exc:
+    except Exception as exc:
         slot.release()
-        return openai_error(exc.status, exc.detail, "invalid_request_error")
+        return _refused(exc)
     except BaseException:
         slot.release()
         raise
@@ -142,7 +142,23 @@ async def chat_completions(request: Request, user: User = Depends(require(EXECUT
         chunks = _chunks(events, completion_id, body.model, usage)
         ping = state.settings.realtime.sse_ping_seconds
         return CountedEventSource(chunks, ping=ping, slot=slot)
-    return await _whole(events, completion_id, body.model, state, record)
+    try:
+        return await _whole(events, completion_id, body.model, state, record)
+    except Exception as exc:
+        return _refused(exc)
+
+
+def _refused(exc: Exception) -> Response:
+    """A refusal in OpenAI's error shape: 503 with `Retry-After` (which OpenAI clients honour
+    when they retry) while a backing service is out, the problem's status otherwise."""
+    described = outage(exc)
+    if described is not None:
+        response = openai_error(503, described["detail"], "service_unavailable")
+        response.headers["Retry-After"] = str(described["retry_after"])
+        return response
+    if isinstance(exc, RuntimeProblem):
+        return openai_error(exc.status, exc.detail, "invalid_request_error")
+    raise exc
 
 
 async def _events(batches: AsyncIterator[list[Event]]) -> AsyncIterator[Event]:
@@ -240,4 +256,10 @@ async def _chunks(
         yield ServerSentEvent(
             data=dumps({"error": {"message": str(exc), "type": "lagged"}}).decode()
         )
+    except Exception as exc:
+        described = outage(exc)
+        if described is None:
+            raise
+        error = {"message": described["detail"], "type": "service_unavailable"}
+        yield ServerSentEvent(data=dumps({"error": error}).decode())
     yield ServerSentEvent(data="[DONE]")

@@ -25,7 +25,7 @@ Every refusal of the socket closes it with a code and a reason:
 | 1003 | a binary frame (the protocol is JSON text) |
 | 1009 | a message over the size limit (uvicorn's `ws_max_size`) |
 | 1012 | the server is restarting: reconnect and resume with `subscribe` + `after` |
-| 1013 | the client read too slowly (a send waited `realtime.send_timeout_seconds`) |
+| 1013 | too slow (a send waited `realtime.send_timeout_seconds`), or an outage: try again later |
 
 A socket whose credentials stop being valid (expired, revoked, signed out, the account disabled
 or deleted) is closed with 4401 too; one that connects more often than the `read` rate limit
@@ -60,7 +60,7 @@ from nanobrain.security.policy import READ
 from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import parse_json
 from nanobrain.web.deps import declares
-from nanobrain.web.problems import ProblemError
+from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps
 from nanobrain.web.routers.workflows import pick_workflow
 from nanobrain.web.schemas import ExecuteRequest
@@ -156,6 +156,11 @@ class Socket:
             await self._close(closing)
         except WebSocketDisconnect:
             pass
+        except Exception as exc:  # an outage while authenticating: 1013, try again later
+            described = outage(exc)
+            if described is None:
+                raise
+            await self._close(Closing(TRY_LATER, described["detail"]))
         finally:
             self._slot.release()
             self.state.stream_closed()
@@ -323,6 +328,13 @@ class Socket:
             except ValidationError as exc:
                 errors = validation_errors(exc)
                 await self._error(message.id, 422, "invalid message", errors=errors)
+            except Exception as exc:  # an outage: 503 for this message, the socket stays
+                described = outage(exc)
+                if described is None:
+                    raise
+                status, detail = described.pop("status"), described.pop("detail")
+                described.pop("title")
+                await self._error(message.id, status, detail, **described)
         except Closing as closing:
             self._end(closing)
         except (WebSocketDisconnect, OSError, RuntimeError):

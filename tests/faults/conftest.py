@@ -1,0 +1,70 @@
+"""The fault-injection suite (`pytest -m faults`): real PostgreSQL, Redis and nginx, stopped,
+restarted, paused and filled up under traffic. Each test prints its outage window, the requests
+answered 503 and the executions lost (always 0) with `-s`; tests/faults/README.md has a run's
+table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.backing import backing
+from tests.support.cluster import Cluster
+from tests.support.services import PrivatePostgres, PrivateRedis
+
+# Short bounds, so that an outage shows within seconds: a request waits at most 2 s on a
+# dependency, a never-queued execution is failed after 5 s, a worker is presumed dead after 3 s.
+FAULT_ENV = {
+    "NANOBRAIN_RUNTIME__DEPENDENCY_TIMEOUT_SECONDS": "2",
+    "NANOBRAIN_RUNTIME__FLUSH_TIMEOUT_SECONDS": "2",
+    "NANOBRAIN_RUNTIME__STRANDED_AFTER_SECONDS": "5",
+    "NANOBRAIN_RUNTIME__HEARTBEAT_SECONDS": "0.5",
+    "NANOBRAIN_RUNTIME__WORKER_TIMEOUT_SECONDS": "3",
+    "NANOBRAIN_RUNTIME__WRITE_BEHIND_SECONDS": "0.05",
+    "NANOBRAIN_REALTIME__SSE_PING_SECONDS": "1",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.faults)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PrivatePostgres]:
+    instance = PrivatePostgres().init().start()
+    try:
+        yield instance
+    finally:
+        instance.remove()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    instance = PrivateRedis(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, postgres: PrivatePostgres, redis_server: PrivateRedis
+) -> Iterator[Cluster]:
+    """nginx in front of two API replicas, and two workers, on the private services."""
+    with backing("faults", postgres=postgres.url, redis_url=redis_server.url) as services:
+        instance = Cluster(tmp_path_factory.mktemp("cluster"), services, env=FAULT_ENV)
+        try:
+            yield instance.start()
+        finally:
+            instance.stop()
+            # The services may be down when a test failed midway: bring them back for cleanup.
+            if not postgres.running():
+                postgres.start()
+            if redis_server.process is None:
+                redis_server.start()
