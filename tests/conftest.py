@@ -1,7 +1,11 @@
+"""Fixtures that several folders share, and the markers each test gets from where it lives and what
+it uses (README, "Testing"): everything under integration/, attack/ and faults/ is `slow`; the
+distributed deployment and integration/distributed/ are `distributed`; the fixtures below that
+start nginx or Chromium mark their tests `nginx` or `browser`."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -9,29 +13,45 @@ import pytest
 
 from tests.support.auth import Accounts, auth_env, create_accounts
 from tests.support.backing import backing
+from tests.support.deployment import MODES, SESSION_ENV, Deployment
 from tests.support.server import Server, Worker
 
-MODES = ["embedded", "distributed"]
-SESSION_ENV = {
-    "NANOBRAIN_WEB_INTERFACE__LIMITS__MAX_UPLOAD_BYTES": str(256 * 1024),
-    "NANOBRAIN_WEB_INTERFACE__CACHE_CONFIG__ENABLED": "true",  # for workflows that opt in
+HERE = Path(__file__).parent
+# Markers by folder (relative to tests/): a test gets those of every folder it is in.
+FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "integration": ("slow",),
+    "integration/distributed": ("distributed",),
+    "attack": ("slow",),
+    "faults": ("slow", "faults", "distributed", "nginx"),
+}
+# Markers by fixture: a test that uses one of these (directly or through another fixture) gets them.
+FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
+    "browser": ("browser",),  # integration/ui: Chromium through Playwright
+    "cluster": ("nginx", "distributed"),  # nginx in front of replicas and workers
+    "through_nginx": ("nginx",),
 }
 
 
-@dataclass
-class Deployment:
-    """What the API tests talk to: one API server, plus a worker in distributed mode."""
+def markers_of(item: pytest.Item) -> set[str]:
+    folder = Path(str(item.fspath)).parent.relative_to(HERE).as_posix()
+    names = {
+        name
+        for prefix, marks in FOLDER_MARKERS.items()
+        if folder == prefix or folder.startswith(prefix + "/")
+        for name in marks
+    }
+    for fixture in getattr(item, "fixturenames", ()):
+        names.update(FIXTURE_MARKERS.get(fixture, ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("deployment") == "distributed":
+        names.add("distributed")
+    return names
 
-    mode: str
-    server: Server
-    workers: list[Worker] = field(default_factory=list)
 
-    @property
-    def metrics_urls(self) -> list[str]:
-        """Where the processes that run executions publish their metrics."""
-        if not self.workers:
-            return [f"{self.server.api}/metrics"]
-        return [worker.metrics_url for worker in self.workers]
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(markers_of(item) - {mark.name for mark in item.iter_markers()}):
+            item.add_marker(name)
 
 
 @pytest.fixture(scope="session", params=MODES)

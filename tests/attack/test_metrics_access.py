@@ -13,9 +13,9 @@ import pytest
 
 from tests.support.auth import Accounts, bearer
 from tests.support.backing import backing
+from tests.support.cli import run_cli
 from tests.support.production import Tls, https_client, production_env
 from tests.support.server import Server, Worker, child_env
-from tests.test_discovery import run_cli
 
 SCRAPE_TOKEN = "scrape-token-of-this-test-0123456789"
 

@@ -1,12 +1,11 @@
 """The fault-injection suite (`pytest -m faults`): real PostgreSQL, Redis and nginx, stopped,
 restarted, paused and filled up under traffic. Each test prints its outage window, the requests
 answered 503 and the executions lost (always 0) with `-s`; tests/faults/README.md has a run's
-table."""
+table. tests/conftest.py marks them `faults` (and `slow`, `distributed`, `nginx`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,13 +24,6 @@ FAULT_ENV = {
     "NANOBRAIN_RUNTIME__WRITE_BEHIND_SECONDS": "0.05",
     "NANOBRAIN_REALTIME__SSE_PING_SECONDS": "1",
 }
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,12 @@
-"""Caching: results of workflows that opt in (keyed by workflow version, code and canonical
-input, with a TTL), and the catalog with its ETag."""
+"""Caching over a real server: results of workflows that opt in (the keys and the TTL are in
+tests/unit/runtime/test_cache.py), and the catalog with its ETag."""
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
-from pydantic import BaseModel
 
-from nanobrain import Context, workflow
-from nanobrain.core.decorators import spec_of
-from nanobrain.runtime.cache.base import result_key
-from nanobrain.runtime.cache.memory import MemoryResultCache
+from tests.support.api import execute
 from tests.support.sse import collect
-from tests.test_api_workflows import execute
 
 
 def test_a_cached_workflow_answers_the_same_input_from_the_cache(client: httpx.Client) -> None:
@@ -38,48 +31,6 @@ def test_workflows_that_do_not_opt_in_always_run(client: httpx.Client) -> None:
     assert runs[0].json()["output"]["token"] == runs[1].json()["output"]["token"] == "x"
     events = collect(client, f"/workflows/{runs[1].json()['execution_id']}/events")
     assert all("cached" not in e.data["data"] for e in events if e.event == "result")
-
-
-class Out(BaseModel):
-    value: int
-
-
-class In(BaseModel):
-    n: int = 1
-
-
-def _versions() -> list[object]:
-    async def v1(ctx: Context, n: int = 1) -> Out:
-        return Out(value=n)
-
-    async def v2(ctx: Context, n: int = 1) -> Out:
-        return Out(value=n * 2)  # the code changed
-
-    return [
-        spec_of(workflow(name="double", version="1")(v1)),
-        spec_of(workflow(name="double", version="1")(v2)),
-        spec_of(workflow(name="double", version="2")(v1)),
-    ]
-
-
-def test_a_changed_workflow_never_meets_its_old_results() -> None:
-    old, new_code, new_version = _versions()
-    same = In(n=3)
-    keys = {result_key(spec, "alice", same) for spec in (old, new_code, new_version)}  # type: ignore[arg-type]
-    assert len(keys) == 3
-    assert result_key(old, "alice", same) == result_key(old, "alice", In(n=3))  # type: ignore[arg-type]
-    assert result_key(old, "alice", same) != result_key(old, "bob", same)  # type: ignore[arg-type]
-
-
-def test_entries_expire_after_their_ttl() -> None:
-    async def scenario() -> None:
-        cache = MemoryResultCache(default_ttl=300)
-        await cache.set("k", {"value": 1}, ttl=0.2)
-        assert await cache.get("k") == (True, {"value": 1})
-        await asyncio.sleep(0.25)
-        assert await cache.get("k") == (False, None)
-
-    asyncio.run(scenario())
 
 
 def test_the_catalog_carries_an_etag_and_answers_304_when_unchanged(client: httpx.Client) -> None:

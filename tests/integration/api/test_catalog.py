@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Deployment
-from tests.test_api_workflows import assert_problem, execute
+from tests.support.api import assert_problem, execute
+from tests.support.deployment import Deployment
 
 
 # -- routing -----------------------------------------------------------------------------------

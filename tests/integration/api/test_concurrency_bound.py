@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.api import execute, wait_for
 from tests.support.server import Server
-from tests.test_api_workflows import execute, wait_for
 
 SLOW = {"steps": 100, "step_seconds": 0.05}  # 5 s unless cancelled
 

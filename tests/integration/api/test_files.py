@@ -5,21 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-from pathlib import Path
 
 import httpx
 
+from nanobrain.examples import DATA_DIR as EXAMPLES
+from tests.support.api import assert_problem, upload
 from tests.support.server import Server
-from tests.test_api_workflows import assert_problem
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "nanobrain" / "examples" / "data"
 LIMIT = 256 * 1024  # the session server's upload limit (conftest)
-
-
-def upload(
-    client: httpx.Client, name: str, content: bytes, content_type: str = "text/plain"
-) -> httpx.Response:
-    return client.post("/files", files={"file": (name, content, content_type)})
 
 
 def test_upload_then_download_round_trips(client: httpx.Client) -> None:

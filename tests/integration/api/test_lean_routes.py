@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from tests.support.api import assert_problem
 from tests.support.server import Server
-from tests.test_api_workflows import assert_problem
 
 ORIGIN = {"Origin": "http://localhost:3000"}  # an allowed origin of the development profile
 SECURITY_HEADERS = (

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import time
+import sqlite3
+from contextlib import closing
 
 import httpx
 
+from tests.support.api import wait_for
 from tests.support.server import Server
 from tests.support.sse import collect
-from tests.test_api_workflows import wait_for
+from tests.support.waiting import wait_until
+
+
+def stored_status(server: Server, execution_id: str) -> str | None:
+    """The execution's status as the database holds it (not the server's cache)."""
+    database = server.data_dir / "nanobrain.db"
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+        row = db.execute("SELECT status FROM executions WHERE id = ?", (execution_id,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def test_executions_survive_a_graceful_restart(fresh_server: Server) -> None:
@@ -69,7 +79,8 @@ def test_an_execution_interrupted_by_a_crash_is_failed_at_start_up(fresh_server:
         ).json()["execution_id"]
         wait_for(client, execution_id, {"running"})
         assert wait_for(client, execution_id, {"running"})["progress"]["fraction"] is not None
-        time.sleep(0.3)  # past the write-behind window (runtime.write_behind_seconds)
+        # The running state is written behind (runtime.write_behind_seconds): wait for it.
+        wait_until(lambda: stored_status(fresh_server, execution_id) == "running", 5)
     fresh_server.kill()
 
     fresh_server.start()

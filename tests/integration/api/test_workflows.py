@@ -9,38 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.api import assert_problem, execute, wait_for
 from tests.support.sse import collect
+from tests.support.waiting import wait_until
 
 EXAMPLES = {"sequence-analysis", "data-summary", "simulation", "text-stats", "echo"}
-
-
-def execute(
-    client: httpx.Client, workflow: str, payload: dict[str, Any] | None = None, **extra: Any
-) -> httpx.Response:
-    return client.post(
-        "/workflows/execute", json={"workflow": workflow, "input": payload or {}, **extra}
-    )
-
-
-def wait_for(
-    client: httpx.Client, execution_id: str, statuses: set[str], timeout: float = 20
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = client.get(f"/workflows/{execution_id}/status").json()
-        if body["status"] in statuses:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"{execution_id} never reached {statuses}; last: {body}")
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    assert "Traceback" not in response.text
-    return body
 
 
 # -- catalog ---------------------------------------------------------------------------------
@@ -231,7 +204,9 @@ def test_cancel_interrupts_a_running_simulation(client: httpx.Client) -> None:
         "execution_id"
     ]
     running = wait_for(client, execution_id, {"running"})
-    time.sleep(0.5)
+    wait_until(
+        lambda: client.get(f"/workflows/{execution_id}/status").json()["progress"]["fraction"]
+    )
     started = time.monotonic()
     response = client.delete(f"/workflows/{execution_id}/cancel")
     assert response.status_code == 202
@@ -241,7 +216,7 @@ def test_cancel_interrupts_a_running_simulation(client: httpx.Client) -> None:
     assert running["status"] == "running"
     fraction = final["progress"]["fraction"]
     assert fraction is not None and 0 < fraction < 0.2
-    time.sleep(0.5)
+    time.sleep(0.5)  # nothing moves after a cancel: give it the time to
     assert (
         client.get(f"/workflows/{execution_id}/status").json()["progress"]["fraction"] == fraction
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.support.cli import run_cli
 from tests.support.server import ROOT
-from tests.test_discovery import run_cli
 
 FASTA = ROOT / "nanobrain" / "examples" / "data" / "sample.fasta"
 
@@ -61,3 +61,8 @@ def test_serving_without_auth_is_refused_off_loopback(tmp_path: Path) -> None:
     result = run_cli("serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert "auth_config.enabled" in result.stderr and "loopback" in result.stderr
+
+
+def test_a_worker_needs_redis(tmp_path: Path) -> None:
+    result = run_cli("worker", "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "set runtime.mode to distributed" in result.stderr

@@ -15,8 +15,9 @@ import yaml
 
 from nanobrain.config import load_settings
 from tests.support.cluster import PROXY_RULES
+from tests.support.server import ROOT
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.30.0"
 
 

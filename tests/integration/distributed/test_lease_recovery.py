@@ -17,6 +17,7 @@ from nanobrain.security.policy import user_with_role
 from nanobrain.store.database import upgrade
 from nanobrain.store.executions import ExecutionStatus
 from tests.support.backing import backing
+from tests.support.waiting import wait_until_async
 
 ALICE = user_with_role("alice", "alice", "user")
 
@@ -50,11 +51,12 @@ def test_a_lease_without_a_pending_delivery_is_recovered(tmp_path: Path) -> None
                 assert await service.records.claim(record.id) is not None
                 await executor.heartbeats.beat(ghost)
                 assert await executor.queue.pending_of(ghost) == []
+
                 # ... and then it dies: the recovery sweep (every heartbeat) settles it.
-                deadline = asyncio.get_running_loop().time() + 5
-                while await executor.shares.leased_jobs(ghost):
-                    assert asyncio.get_running_loop().time() < deadline, "never recovered"
-                    await asyncio.sleep(0.05)
+                async def recovered() -> bool:
+                    return not await executor.shares.leased_jobs(ghost)
+
+                await wait_until_async(recovered, 5, 0.05, "the ghost's lease recovered")
                 stored = await service.records.get(record.id)
                 assert stored is not None and stored.status is ExecutionStatus.QUEUED
                 assert stored.attempts == 1  # retry-safe: it runs again, its turn kept for it

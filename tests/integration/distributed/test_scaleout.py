@@ -14,17 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.api import wait_for
 from tests.support.backing import backing
-from tests.support.cluster import Cluster
+from tests.support.cluster import DETECTION, HEARTBEAT, WORKER_TIMEOUT, Cluster
 from tests.support.server import Server, Worker
 from tests.support.sse import SSE, collect, read_events
-from tests.test_api_workflows import wait_for
 
-HEARTBEAT, WORKER_TIMEOUT = 0.2, 1.0
-DETECTION = {
-    "NANOBRAIN_RUNTIME__HEARTBEAT_SECONDS": str(HEARTBEAT),
-    "NANOBRAIN_RUNTIME__WORKER_TIMEOUT_SECONDS": str(WORKER_TIMEOUT),
-}
 # Silence for the timeout, then the next sweep (every heartbeat), plus the settling itself.
 DETECTION_BOUND = WORKER_TIMEOUT + 2 * HEARTBEAT + 1.0
 GRACE = 5.0  # runtime.shutdown_grace_seconds, the default

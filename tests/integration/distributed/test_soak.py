@@ -16,10 +16,12 @@ import pytest
 import redis
 
 from tests.support.backing import REDIS, Backing, backing
-from tests.support.cluster import Cluster
+from tests.support.cluster import DETECTION, Cluster
 from tests.support.server import Worker
 from tests.support.sse import collect
-from tests.test_scaleout import DETECTION
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.soak
 
 EXECUTIONS = 1000
 PACE = 40  # submissions per second, so that the kills land throughout the run
@@ -133,10 +135,7 @@ def test_soak_with_random_worker_kills(cluster: Cluster, services: Backing) -> N
     assert elapsed < 120
     # The job stream keeps only what is not acknowledged yet (recovery trims the rest).
     jobs = redis.Redis.from_url(REDIS)
-    deadline = time.monotonic() + 5
-    while jobs.xlen(f"{services.prefix}:jobs") > 20:
-        assert time.monotonic() < deadline, jobs.xlen(f"{services.prefix}:jobs")
-        time.sleep(0.2)
+    wait_until(lambda: jobs.xlen(f"{services.prefix}:jobs") <= 20, 5, 0.2, "the job stream trimmed")
     jobs.close()
 
 

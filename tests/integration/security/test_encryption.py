@@ -14,32 +14,19 @@ from typing import Any
 import httpx
 import pytest
 
+from nanobrain.examples import DATA_DIR as EXAMPLES
 from nanobrain.runtime.scratch import PREFIX as SCRATCH_PREFIX
-from nanobrain.security.keyring import KeyRing, decode_key, generate_key, key_id
+from nanobrain.security.keyring import KeyRing, decode_key, key_id
 from nanobrain.store.blobs import BlobUnreadable, LocalBlobStore
 from nanobrain.store.encrypted_blobs import EncryptedBlobStore
+from tests.support.api import assert_problem, upload, wait_for
+from tests.support.cli import run_cli
+from tests.support.encryption import KEY_A, KEY_B, cli_env, keys_env, rotate, serve_refusal
 from tests.support.server import Server
-from tests.test_api_files import EXAMPLES, upload
-from tests.test_api_workflows import assert_problem, wait_for
-from tests.test_discovery import run_cli
 
-KEY_A, KEY_B = generate_key(), generate_key()
 TEXT = b"".join(
     b"line %06d: the quick brown fox jumps over the lazy dog\n" % i for i in range(4000)
 )
-
-
-def keys_env(*keys: str, scratch: Path | None = None) -> dict[str, str]:
-    env = {"NANOBRAIN_STORAGE__ENCRYPTION_KEYS": ",".join(keys)}
-    if scratch is not None:
-        scratch.mkdir(parents=True, exist_ok=True)
-        env["TMPDIR"] = str(scratch)
-    return env
-
-
-def cli_env(*keys: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("NANOBRAIN_")}
-    return {**base, **keys_env(*keys)} if keys else base
 
 
 def stored(server: Server, file_id: str) -> bytes:
@@ -252,12 +239,6 @@ def test_a_100_mb_file_streams_through_in_bounded_memory(tmp_path: Path) -> None
 
 
 # -- start-up refusals -------------------------------------------------------------------------
-def serve_refusal(data_dir: Path, *keys: str) -> str:
-    result = run_cli("serve", "--data-dir", str(data_dir), "--port", "1", env=cli_env(*keys))
-    assert result.returncode == 2, result.stderr
-    return result.stderr
-
-
 def test_start_up_refuses_keys_that_cannot_read_the_files(tmp_path: Path) -> None:
     server = Server(tmp_path / "data", env=keys_env(KEY_A)).start()
     with httpx.Client(base_url=server.api) as client:
@@ -287,11 +268,6 @@ def test_without_keys_files_are_stored_as_uploaded(client: httpx.Client, server:
 
 
 # -- enabling encryption and rotating keys -----------------------------------------------------
-def rotate(data_dir: Path, *keys: str) -> tuple[int, str]:
-    result = run_cli("keys", "rotate", "--data-dir", str(data_dir), env=cli_env(*keys))
-    return result.returncode, " ".join(result.stderr.split())
-
-
 def test_existing_plaintext_files_are_encrypted_by_rotate(tmp_path: Path) -> None:
     data = tmp_path / "data"
     plain = Server(data).start()

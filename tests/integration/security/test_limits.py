@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from tests.support.auth import ADMIN, auth_env, bearer, login
+from tests.support.cli import run_cli
 from tests.support.production import self_signed
 from tests.support.server import Server
-from tests.test_discovery import run_cli
 
 
 def from_address(address: str) -> dict[str, str]:

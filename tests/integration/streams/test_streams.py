@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 
+from tests.support.api import wait_for
 from tests.support.server import Server
 from tests.support.sse import SSE, collect, read_events
+from tests.support.waiting import wait_until
 from tests.support.ws import close_of, open_socket, receive, send
-from tests.test_api_workflows import wait_for
 
 MEMORY_BOUND_MB = 64  # server RSS growth allowed while 100,000 chunks pile up unread
 
@@ -100,10 +101,7 @@ def test_a_client_that_takes_no_data_is_dropped(fresh_server: Server) -> None:
             )
             assert stalled.recv(12) == b"HTTP/1.1 200"  # then it reads nothing more
             assert open_streams(client) == 1
-            deadline = time.monotonic() + 20
-            while open_streams(client) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert open_streams(client) == 0, "the stalled stream was never dropped"
+            wait_until(lambda: open_streams(client) == 0, 20, 0.2, "the stalled stream dropped")
             status = wait_for(client, execution_id, {"succeeded", "failed"}, timeout=60)
             stalled.settimeout(10)
             received = b""
@@ -124,6 +122,7 @@ def test_a_graceful_stop_tells_streams_to_reconnect(fresh_server: Server) -> Non
         wait_for(client, execution_id, {"running"})
     sse: list[SSE] = []
     ws_result: dict[str, Any] = {}
+    ws_messages: list[dict[str, Any]] = []
 
     def read_sse() -> None:
         with (
@@ -136,10 +135,9 @@ def test_a_graceful_stop_tells_streams_to_reconnect(fresh_server: Server) -> Non
         with open_socket(fresh_server.api) as ws:
             receive(ws)
             send(ws, type="subscribe", id="s", execution_id=execution_id)
-            messages = []
             try:
                 while (message := receive(ws))["type"] != "reconnect":
-                    messages.append(message)
+                    ws_messages.append(message)
                 ws_result["reconnect"] = message
             finally:
                 ws_result["close"] = close_of(ws)
@@ -147,7 +145,8 @@ def test_a_graceful_stop_tells_streams_to_reconnect(fresh_server: Server) -> Non
     readers = [threading.Thread(target=read_sse), threading.Thread(target=read_ws)]
     for reader in readers:
         reader.start()
-    time.sleep(1.0)
+    # Both readers get the run's events before the stop.
+    wait_until(lambda: sse and any(m["type"] == "progress" for m in ws_messages), 10)
     assert fresh_server.stop()
     for reader in readers:
         reader.join(10)

@@ -13,7 +13,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
 from nanobrain.web.ui import LONG_CACHE, STATIC_DIR, with_ui
-from tests.support.server import Server
+from tests.support.server import ROOT, Server
 
 
 def _entry_script(index_html: str) -> str:
@@ -95,7 +95,7 @@ def test_without_a_build_the_app_is_served_alone(tmp_path: Path) -> None:
 
 def test_the_frontend_test_fixtures_match_what_the_server_sends(server: Server) -> None:
     """The Vitest schema tests use the examples' catalog as captured in fixtures; keep it true."""
-    fixtures = Path(__file__).parents[1] / "frontend" / "src" / "test" / "fixtures"
+    fixtures = ROOT / "frontend" / "src" / "test" / "fixtures"
     for name in ("workflows", "tools"):
         captured = json.loads((fixtures / f"{name}.json").read_text())
         served = {item["name"]: item for item in httpx.get(f"{server.api}/{name}").json()}

@@ -29,6 +29,7 @@ from nanobrain.examples import (
     simulation,
     text_stats,
 )
+from tests.support.waiting import wait_until_async
 
 
 class RecordingSink:
@@ -232,10 +233,10 @@ def test_simulation_runs_and_reports_each_step(ctx: Context, sink: RecordingSink
     assert again.estimate == result.estimate  # same seed, same answer (it is retry-safe)
 
 
-def test_simulation_cancels_promptly(ctx: Context) -> None:
+def test_simulation_cancels_promptly(ctx: Context, sink: RecordingSink) -> None:
     async def scenario() -> float:
         task = asyncio.create_task(simulation(ctx, steps=10_000, step_seconds=0.05))
-        await asyncio.sleep(0.2)
+        await wait_until_async(lambda: len(sink.progress_calls) >= 2, what="a step done")
         cancelled_at = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -13,7 +13,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,16 +26,10 @@ from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
 from nanobrain.security.keyring import KeyRing
 from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import ExecutionRecord, ExecutionRepository, ExecutionStatus, new_id
-from tests.support.backing import POSTGRES, backing
+from nanobrain.store.executions import ExecutionRepository, ExecutionStatus
+from tests.support.records import BIG, NEGATIVE, flushed, record, succeeded, written
 
 T = TypeVar("T")
-BIG = 2**64
-NEGATIVE = -(2**70)
-
-
-def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coroutine)
 
 
 def nested(depth: int) -> Any:
@@ -43,19 +37,6 @@ def nested(depth: int) -> Any:
     for _ in range(depth):
         value = [value]
     return value
-
-
-def record(**values: Any) -> ExecutionRecord:
-    fields: dict[str, Any] = {"id": new_id(), "workflow": "simulation", "owner_id": "u1"}
-    fields.update(values)
-    return ExecutionRecord(**fields)
-
-
-def succeeded(**values: Any) -> ExecutionRecord:
-    made = record(**values)
-    made.transition(ExecutionStatus.RUNNING)
-    made.transition(ExecutionStatus.SUCCEEDED)
-    return made
 
 
 async def sqlite(path: Path) -> AsyncEngine:
@@ -145,31 +126,7 @@ def test_sqlite_stores_big_integers_exactly(tmp_path: Path, encrypted: bool) -> 
         }
         await engine.dispose()
 
-    run(scenario())
-
-
-def test_postgresql_stores_big_integers_exactly() -> None:
-    with backing("bigint") as services:
-
-        async def scenario() -> None:
-            engine = create_engine(services.env["NANOBRAIN_DATABASE_URL"])
-            await upgrade(engine)
-            repository = ExecutionRepository(engine)
-            made = succeeded(input={"seed": BIG}, output=NEGATIVE)
-            await repository.upsert_many([made])
-            again = await repository.get(made.id)
-            assert again is not None and again.input == {"seed": BIG}
-            assert again.output == NEGATIVE
-            await engine.dispose()
-
-        run(scenario())
-
-
-# -- isolation -----------------------------------------------------------------------------------
-async def written(engine: AsyncEngine, execution_id: str) -> ExecutionRecord:
-    found = await ExecutionRepository(engine).get(execution_id)
-    assert found is not None, f"execution {execution_id} was not written"
-    return found
+    asyncio.run(scenario())
 
 
 def test_one_record_the_store_cannot_hold_fails_alone(tmp_path: Path) -> None:
@@ -201,7 +158,7 @@ def test_one_record_the_store_cannot_hold_fails_alone(tmp_path: Path) -> None:
         await records.close()
         await engine.dispose()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_a_live_record_replaced_by_its_failure_is_settled(tmp_path: Path) -> None:
@@ -228,46 +185,7 @@ def test_a_live_record_replaced_by_its_failure_is_settled(tmp_path: Path) -> Non
         await records.close()
         await engine.dispose()
 
-    run(scenario())
-
-
-def test_postgresql_refusing_one_value_fails_only_its_record() -> None:
-    """PostgreSQL's text cannot hold NUL (SQLite's can): the refusal comes from the database."""
-    with backing("unwritable") as services:
-
-        async def scenario() -> None:
-            engine = create_engine(services.env["NANOBRAIN_DATABASE_URL"])
-            await upgrade(engine)
-            records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0.2)
-            await records.start()
-            good = [succeeded(output={"n": index}) for index in range(3)]
-            bad = succeeded(output={"n": -1}, progress_message="a\x00b")
-            for made in (good[0], bad, *good[1:]):
-                records.add(made)
-            await asyncio.wait_for(records.flush(), 10)
-            for index, made in enumerate(good):
-                assert (await written(engine, made.id)).output == {"n": index}
-            stored = await written(engine, bad.id)
-            assert stored.status is ExecutionStatus.FAILED
-            assert stored.error is not None and stored.error["type"] == UNWRITABLE
-            await records.close()
-            await engine.dispose()
-
-        run(scenario())
-
-
-# -- a database that refuses writes ------------------------------------------------------------
-async def flushed(records: ExecutionRecords, within: float) -> None:
-    """`flush()`, retried as a client told `Retry-After` would, until it succeeds."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            await records.flush()
-            return
-        except StoreUnavailable:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+    asyncio.run(scenario())
 
 
 def test_a_database_refusing_writes_is_retried_with_backoff_then_caught_up(tmp_path: Path) -> None:
@@ -316,7 +234,7 @@ def test_a_database_refusing_writes_is_retried_with_backoff_then_caught_up(tmp_p
         await records.close()
         await engine.dispose()
 
-    run(scenario())
+    asyncio.run(scenario())
 
 
 def test_closing_while_the_database_refuses_writes_keeps_its_deadline(tmp_path: Path) -> None:
@@ -337,114 +255,4 @@ def test_closing_while_the_database_refuses_writes_keeps_its_deadline(tmp_path: 
             assert time.monotonic() - started < 2.5
         await engine.dispose()
 
-    run(scenario())
-
-
-# -- a PostgreSQL server that stops and comes back ---------------------------------------------
-class PrivatePostgres:
-    """A PostgreSQL instance of this test's own on a free port (the shared one is never
-    stopped); its binaries refuse to run as root, so it runs as `postgres`."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = 0
-
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-    def create(self) -> PrivatePostgres:
-        from tests.support.server import free_port
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        shutil.chown(self.folder, "postgres", "postgres")
-        self.port = free_port()
-        self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
-        self.start()
-        return self
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        log = str(self.folder / "postgres.log")
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
-
-    def stop(self) -> None:
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-
-@pytest.fixture
-def private_postgres(tmp_path: Path) -> Iterator[PrivatePostgres]:
-    if shutil.which("runuser") is None or not Path("/usr/local/bin/initdb").exists():
-        pytest.skip("needs PostgreSQL's binaries and runuser")
-    assert POSTGRES  # the shared instance is left alone
-    server = PrivatePostgres(Path("/tmp") / f"nb-writer-pg-{tmp_path.name}").create()
-    try:
-        yield server
-    finally:
-        with contextlib.suppress(Exception):
-            server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
-
-
-def test_postgresql_stopped_and_started_again_loses_nothing(
-    private_postgres: PrivatePostgres,
-) -> None:
-    async def scenario() -> None:
-        engine = create_engine(private_postgres.url)
-        await upgrade(engine)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
-        )
-        await records.start()
-        during = [succeeded(input={"seed": BIG + index}) for index in range(4)]
-        await asyncio.to_thread(private_postgres.stop)
-        for made in during:
-            records.add(made)
-        with pytest.raises(StoreUnavailable):
-            await records.flush()
-        assert records.check()["status"] == "down"
-        await asyncio.to_thread(private_postgres.start)
-        await flushed(records, 20)
-        assert records.backlog == 0
-        for made in during:
-            assert (await written(engine, made.id)).input == made.input
-        assert records.check()["status"] == "ok"
-        await records.close()
-        await engine.dispose()
-
-    run(scenario())
-
-
-def test_an_audit_entry_postgresql_refuses_does_not_hold_up_the_audit_log() -> None:
-    """A failed sign-in as `a\\x00b` is an audit entry PostgreSQL's text cannot hold."""
-    from nanobrain.security.audit import AuditLog
-    from nanobrain.store.audit import AuditRepository
-
-    with backing("audit") as services:
-
-        async def scenario() -> None:
-            engine = create_engine(services.env["NANOBRAIN_DATABASE_URL"])
-            await upgrade(engine)
-            audit = AuditLog(AuditRepository(engine))
-            for name in ("before", "a\x00b", "after"):
-                audit.record("login", None, actor_name=name, outcome="failure")
-            await asyncio.wait_for(audit.flush(), 10)
-            entries = await AuditRepository(engine).query(action="login")
-            assert {entry["actor"] for entry in entries} == {"before", "a\ufffdb", "after"}
-            altered = next(entry for entry in entries if entry["actor"] == "a\ufffdb")
-            assert altered["detail"] == {"altered_to_store": True}
-            audit.record("login", None, actor_name="later", outcome="failure")
-            await audit.flush()  # nothing left behind to fail again
-            assert len(await AuditRepository(engine).query(action="login")) == 4
-            await engine.dispose()
-
-        run(scenario())
+    asyncio.run(scenario())

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from nanobrain.config import load_settings
-from nanobrain.core.registry import discover
-from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.policy import LOCAL_ADMIN
-from nanobrain.store.database import upgrade
 from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
+from tests.support.runtime import embedded_runtime
+from tests.support.waiting import wait_until_async
 
 LONG = {"steps": 200, "step_seconds": 0.05}
 UVICORN_SHUTDOWN = "Task cancelled, timeout graceful shutdown exceeded"  # what uvicorn says
@@ -24,23 +22,16 @@ UVICORN_SHUTDOWN = "Task cancelled, timeout graceful shutdown exceeded"  # what 
 
 @asynccontextmanager
 async def service(data_dir: Path) -> AsyncIterator[ExecutionService]:
-    settings = load_settings(environ={"NANOBRAIN_DATA_DIR": str(data_dir)})
-    runtime = build_runtime(settings, discover(["nanobrain.examples"]))
-    await upgrade(runtime.engine)
-    await runtime.executions.start()
-    try:
+    async with embedded_runtime(data_dir) as runtime:
         yield runtime.executions
-    finally:
-        await runtime.close()
 
 
 async def started(service: ExecutionService, execution_id: str) -> ExecutionRecord:
-    for _ in range(200):
+    def progressing() -> ExecutionRecord | None:
         record = service.records.cached(execution_id)
-        if record is not None and record.progress_fraction:
-            return record
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"execution {execution_id} did not start")
+        return record if record is not None and record.progress_fraction else None
+
+    return await wait_until_async(progressing, what=f"execution {execution_id} started")
 
 
 async def waited(service: ExecutionService, execution_id: str) -> ExecutionRecord:

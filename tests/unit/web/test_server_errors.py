@@ -5,7 +5,6 @@ uvicorn, which drops the connection (and every request pipelined on it)."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,6 +15,7 @@ from fastapi import FastAPI
 from nanobrain.web import problems
 from nanobrain.web.middleware import ProblemOnError
 from tests.support.server import free_port
+from tests.support.waiting import wait_until
 
 
 def failing_app(keep_alive: bool) -> FastAPI:
@@ -44,9 +44,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[str, bool]]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: server.started, 10, what="uvicorn started")
     yield f"http://127.0.0.1:{port}", request.param
     server.should_exit = True
     thread.join(10)
