@@ -6,11 +6,7 @@ tests/unit/runtime/test_record_writer.py."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +14,9 @@ from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository, ExecutionStatus
-from tests.support.backing import POSTGRES, backing
+from tests.support.backing import backing
 from tests.support.records import BIG, NEGATIVE, flushed, succeeded, written
+from tests.support.services import PrivatePostgres
 
 
 def test_postgresql_stores_big_integers_exactly() -> None:
@@ -65,58 +62,14 @@ def test_postgresql_refusing_one_value_fails_only_its_record() -> None:
 
 
 # -- a PostgreSQL server that stops and comes back ---------------------------------------------
-class PrivatePostgres:
-    """A PostgreSQL instance of this test's own on a free port (the shared one is never
-    stopped); its binaries refuse to run as root, so it runs as `postgres`."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.data = folder / "data"
-        self.port = 0
-
-    def _as_postgres(self, *command: str) -> None:
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-
-    def create(self) -> PrivatePostgres:
-        from tests.support.server import free_port
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        shutil.chown(self.folder, "postgres", "postgres")
-        self.port = free_port()
-        self._as_postgres("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
-        self.start()
-        return self
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        log = str(self.folder / "postgres.log")
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-l", log, "-o", options, "-w", "start")
-
-    def stop(self) -> None:
-        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-
 @pytest.fixture
-def private_postgres(tmp_path: Path) -> Iterator[PrivatePostgres]:
-    if shutil.which("runuser") is None or not Path("/usr/local/bin/initdb").exists():
-        pytest.skip("needs PostgreSQL's binaries and runuser")
-    assert POSTGRES  # the shared instance is left alone
-    server = PrivatePostgres(Path("/tmp") / f"nb-writer-pg-{tmp_path.name}").create()
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of this test's own, which it stops and starts (the shared one is never)."""
+    instance = PrivatePostgres().init().start()
     try:
-        yield server
+        yield instance
     finally:
-        with contextlib.suppress(Exception):
-            server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
+        instance.remove()
 
 
 def test_postgresql_stopped_and_started_again_loses_nothing(

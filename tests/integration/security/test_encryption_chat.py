@@ -1,6 +1,7 @@
 """Chat at rest: what the database holds with and without keys, what clients get, restarts,
-tampered values, key rotation of chat (and what it means for the key manifest); then the
-repository and its rotation piece by piece. File encryption is in test_encryption.py."""
+tampered values, key rotation of chat (and what it means for the key manifest). The repository
+piece by piece is in tests/unit/store/test_chat_encryption.py, file encryption in
+test_encryption.py."""
 
 from __future__ import annotations
 

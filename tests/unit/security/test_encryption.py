@@ -1,5 +1,6 @@
 """Encryption at rest, piece by piece: the file format, the key ring, configuration, scratch space
-and the encrypted store's rotation. The end-to-end behaviour is in test_encryption.py."""
+and the encrypted store's rotation. The end-to-end behaviour is in
+tests/integration/security/test_encryption.py."""
 
 from __future__ import annotations
 
