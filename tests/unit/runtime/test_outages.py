@@ -41,6 +41,7 @@ def test_a_database_that_refuses_connections_is_an_outage() -> None:
     assert unavailable(asyncio.run(scenario())) == "database"
 
 
+@pytest.mark.slow  # redis-py's own reconnection backoff, seconds
 def test_a_redis_that_refuses_connections_is_an_outage() -> None:
     async def scenario() -> BaseException:
         redis = Redis(port=free_port(), socket_connect_timeout=2)

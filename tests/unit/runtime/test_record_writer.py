@@ -188,6 +188,7 @@ def test_a_live_record_replaced_by_its_failure_is_settled(tmp_path: Path) -> Non
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # counts backoff attempts over four seconds
 def test_a_database_refusing_writes_is_retried_with_backoff_then_caught_up(tmp_path: Path) -> None:
     database = tmp_path / "db.sqlite"
 
@@ -237,6 +238,7 @@ def test_a_database_refusing_writes_is_retried_with_backoff_then_caught_up(tmp_p
     asyncio.run(scenario())
 
 
+@pytest.mark.slow  # waits out a one-second deadline
 def test_closing_while_the_database_refuses_writes_keeps_its_deadline(tmp_path: Path) -> None:
     database = tmp_path / "db.sqlite"
 
