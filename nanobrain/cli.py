@@ -24,7 +24,7 @@ from nanobrain.core.registry import Registry, discover
 from nanobrain.store.private import private_directory
 
 if TYPE_CHECKING:
-    from nanobrain.security.keyring import KeyRing
+    from nanobrain.crypto.keyring import KeyRing
     from nanobrain.store.rotation import RotationReport
 
 DEFAULT_TARGETS = ["nanobrain.examples"]
@@ -109,7 +109,7 @@ def _check_production(settings: Settings) -> None:
 
 def _check_storage(settings: Settings) -> None:
     """The configured encryption keys must be able to serve the data already stored."""
-    from nanobrain.security.keyring import KeyRing
+    from nanobrain.crypto.keyring import KeyRing
     from nanobrain.store.encrypted_blobs import open_blob_store
     from nanobrain.store.key_manifest import StorageKeyError
 
@@ -453,7 +453,7 @@ async def _create_user(settings: Settings, username: str, password: str, role: s
 @keys_app.command("generate")
 def keys_generate() -> None:
     """Print a new random key (base64 of 32 bytes) for storage.encryption_keys."""
-    from nanobrain.security.keyring import generate_key
+    from nanobrain.crypto.keyring import generate_key
 
     sys.stdout.write(generate_key() + "\n")
 
@@ -465,7 +465,7 @@ def keys_rotate(
     """Re-encrypt all stored data (files, then chat sessions and messages) with the first
     configured key, and encrypt what was stored before encryption was enabled. Safe to interrupt
     and to run again; restart the servers with the new key first (README: key rotation)."""
-    from nanobrain.security.keyring import KeyRing
+    from nanobrain.crypto.keyring import KeyRing
 
     settings = _settings(config, profile, {"data_dir": str(data_dir) if data_dir else None})
     ring = KeyRing.from_secrets(settings.storage.encryption_keys)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
+from nanobrain.crypto.keyring import KeyRing
 from nanobrain.llm.factory import provider_from_settings
 from nanobrain.routing.analyzer import LexicalAnalyzer, RequestAnalyzer
 from nanobrain.runtime import agents
@@ -37,7 +38,6 @@ from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.directory import UserDirectory
-from nanobrain.security.keyring import KeyRing
 from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine
 from nanobrain.store.encrypted_blobs import open_blob_store

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nanobrain.security.keyring import decode_key, generate_key, key_id
+from nanobrain.crypto.keyring import decode_key, generate_key, key_id
 from tests.support.cli import run_cli
 
 KEY_A, KEY_B = generate_key(), generate_key()

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
 from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import ExecutionRepository, ExecutionStatus
+from nanobrain.store.executions import ExecutionRepository
 from tests.support.backing import backing
 from tests.support.records import BIG, NEGATIVE, flushed, succeeded, written
 from tests.support.services import PrivatePostgres

@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from nanobrain.crypto.keyring import KeyRing, decode_key, key_id
 from nanobrain.examples import DATA_DIR as EXAMPLES
 from nanobrain.runtime.scratch import PREFIX as SCRATCH_PREFIX
-from nanobrain.security.keyring import KeyRing, decode_key, key_id
 from nanobrain.store.blobs import BlobUnreadable, LocalBlobStore
 from nanobrain.store.encrypted_blobs import EncryptedBlobStore
 from tests.support.api import assert_problem, upload, wait_for

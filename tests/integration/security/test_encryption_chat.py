@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from nanobrain.security.keyring import TEXT_PREFIX, KeyRing, UnknownKey, decode_key
+from nanobrain.crypto.keyring import TEXT_PREFIX, KeyRing, UnknownKey, decode_key
 from tests.support.api import assert_problem
 from tests.support.encryption import KEY_A, KEY_B, id_of, keys_env, serve_refusal
 from tests.support.encryption import rotate as rotate_cli

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from nanobrain.config import ConfigError, load_settings
+from nanobrain.config.urls import async_database_url
 from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.executors.local import LocalExecutor
-from nanobrain.store.urls import async_database_url
 from tests.support.backing import REDIS
 
 PG = "postgresql+asyncpg://nanobrain@db:5432/nanobrain"

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.runtime.errors import Conflict, InvalidInput, NotFound
 from nanobrain.runtime.events.base import Event
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.policy import LOCAL_ADMIN
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from tests.support.runtime import embedded_runtime
 from tests.support.waiting import wait_until_async
 

@@ -21,12 +21,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.core import jsoncodec
+from nanobrain.core.execution import ExecutionStatus
+from nanobrain.crypto.keyring import KeyRing
 from nanobrain.observability.metrics import RECORD_WRITE_FAILURES
 from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
-from nanobrain.security.keyring import KeyRing
 from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import ExecutionRepository, ExecutionStatus
+from nanobrain.store.executions import ExecutionRepository
 from tests.support.records import BIG, NEGATIVE, flushed, record, succeeded, written
 
 T = TypeVar("T")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.ids import new_id
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.policy import LOCAL_ADMIN
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
 from tests.support.runtime import embedded_runtime
 from tests.support.waiting import wait_until_async
 

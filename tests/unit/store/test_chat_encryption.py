@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.security.keyring import TEXT_PREFIX, KeyRing, decode_key
+from nanobrain.crypto.keyring import TEXT_PREFIX, KeyRing, decode_key
 from nanobrain.store.blobs import LocalBlobStore
 from nanobrain.store.chat import ChatRepository, ChatValueUnreadable, NewMessage
 from nanobrain.store.database import create_engine, upgrade

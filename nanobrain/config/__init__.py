@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from nanobrain.store.urls import async_database_url, backend
+from nanobrain.config.urls import async_database_url, backend
 
 __all__ = [
     "AuthConfig",
@@ -374,7 +374,7 @@ class StorageConfig(_Model):
     @field_validator("encryption_keys")
     @classmethod
     def _valid_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
-        from nanobrain.security.keyring import KeyRing
+        from nanobrain.crypto.keyring import KeyRing
 
         KeyRing.from_secrets(keys)  # a ValueError names the entry, never its value
         return keys
