@@ -1,10 +1,12 @@
 """Fixtures that several folders share, and the markers each test gets from where it lives and what
-it uses (README, "Testing"): everything under integration/, attack/ and faults/ is `slow`; the
-distributed deployment and integration/distributed/ are `distributed`; the fixtures below that
-start nginx or Chromium mark their tests `nginx` or `browser`."""
+it uses (README, "Testing"): everything under integration/, attack/ and faults/ is `slow`;
+integration/distributed/, the distributed deployment and the PostgreSQL instances of parametrized
+fixtures are `distributed`; the fixtures in FIXTURE_MARKERS that start nginx, Chromium,
+PostgreSQL or Redis mark their tests `nginx`, `browser` or `distributed`."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,18 +24,26 @@ FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
     "integration": ("slow",),
     "integration/distributed": ("distributed",),
     "attack": ("slow",),
-    "faults": ("slow", "faults", "distributed", "nginx"),
+    "faults": ("slow", "faults"),
 }
 # Markers by fixture: a test that uses one of these (directly or through another fixture) gets them.
 FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
     "browser": ("browser",),  # integration/ui: Chromium through Playwright
     "cluster": ("nginx", "distributed"),  # nginx in front of replicas and workers
     "through_nginx": ("nginx",),
+    "nginx_binary": ("nginx",),
+    "postgres": ("distributed",),  # tests/faults: private PostgreSQL and Redis instances
+    "redis_server": ("distributed",),
 }
+
+# A fixture parametrized over backends (the `deployment` modes, the attack suite's databases):
+# the instances with one of these values need the machine's PostgreSQL and Redis.
+DISTRIBUTED_PARAMS = {"distributed", "postgresql"}
 
 
 def markers_of(item: pytest.Item) -> set[str]:
-    folder = Path(str(item.fspath)).parent.relative_to(HERE).as_posix()
+    path = Path(str(item.fspath)).parent
+    folder = path.relative_to(HERE).as_posix() if path.is_relative_to(HERE) else ""
     names = {
         name
         for prefix, marks in FOLDER_MARKERS.items()
@@ -43,7 +53,9 @@ def markers_of(item: pytest.Item) -> set[str]:
     for fixture in getattr(item, "fixturenames", ()):
         names.update(FIXTURE_MARKERS.get(fixture, ()))
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and callspec.params.get("deployment") == "distributed":
+    if callspec is not None and DISTRIBUTED_PARAMS & {
+        value for value in callspec.params.values() if isinstance(value, str)
+    }:
         names.add("distributed")
     return names
 
@@ -52,6 +64,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for name in sorted(markers_of(item) - {mark.name for mark in item.iter_markers()}):
             item.add_marker(name)
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    """The nginx executable (scripts/setup-tests.sh installs it)."""
+    return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 @pytest.fixture(scope="session", params=MODES)

@@ -4,7 +4,6 @@ with the schemas kubernetes-validate ships), the topology's shape, the image, th
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -86,8 +85,8 @@ def test_the_image_is_multi_stage_and_runs_as_a_non_root_user() -> None:
     assert "COPY --from=build" in final
 
 
-def test_the_nginx_config_is_accepted_by_nginx(tmp_path: Path) -> None:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+def test_the_nginx_config_is_accepted_by_nginx(tmp_path: Path, nginx_binary: str) -> None:
+    nginx = nginx_binary
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-subj", "/CN=localhost", "-keyout", str(tmp_path / "tls.key"),
