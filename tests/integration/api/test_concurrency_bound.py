@@ -37,7 +37,7 @@ def test_executions_past_the_bound_wait_queued_in_order(two_slots: httpx.Client)
     ids = [execute(client, "simulation", SLOW).json()["execution_id"] for _ in range(4)]
     for execution_id in ids[:2]:
         wait_for(client, execution_id, {"running"})
-    time.sleep(0.3)
+    time.sleep(0.3)  # the behaviour: nothing past the bound starts meanwhile
     assert _statuses(client, ids) == ["running", "running", "queued", "queued"]
 
     # Cancelling a waiting one ends it without a slot; the other still waits.
@@ -54,7 +54,7 @@ def test_executions_past_the_bound_wait_queued_in_order(two_slots: httpx.Client)
     echo = {"workflow": "echo", "input": {"message": "x"}, "wait": True}
     with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=client.base_url) as other:
         pending = pool.submit(lambda: other.post("/workflows/execute", json=echo, timeout=30))
-        time.sleep(0.5)
+        time.sleep(0.5)  # the behaviour: it does not run while both slots are taken
         assert not pending.done(), "ran although both slots were taken"
         client.delete(f"/workflows/{ids[1]}/cancel")
         waited = pending.result(timeout=10).json()

@@ -216,7 +216,7 @@ def test_cancel_interrupts_a_running_simulation(client: httpx.Client) -> None:
     assert running["status"] == "running"
     fraction = final["progress"]["fraction"]
     assert fraction is not None and 0 < fraction < 0.2
-    time.sleep(0.5)  # nothing moves after a cancel: give it the time to
+    time.sleep(0.5)  # the behaviour: nothing moves after a cancel
     assert (
         client.get(f"/workflows/{execution_id}/status").json()["progress"]["fraction"] == fraction
     )
