@@ -43,6 +43,15 @@ class Registry:
     def __len__(self) -> int:
         return len(self.workflows) + len(self.tools) + len(self.agents)
 
+    def copy(self) -> Registry:
+        """A registry with the same entries, to add to without changing this one."""
+        copied = Registry()
+        copied.workflows = dict(self.workflows)
+        copied.tools = dict(self.tools)
+        copied.agents = dict(self.agents)
+        copied.sources = list(self.sources)
+        return copied
+
     # -- registering -----------------------------------------------------------------------
     def add(self, obj: Any, *, source: str = "") -> None:
         """Add a decorated function, an Agent, a module (all it defines), or an iterable of them."""
