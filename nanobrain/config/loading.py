@@ -17,8 +17,8 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
 from nanobrain.config.errors import ConfigError
-from nanobrain.config.profiles import join_errors, read_profile
-from nanobrain.config.settings import ENV_PREFIX, LOADING, Settings
+from nanobrain.config.profiles import deep_merge, join_errors, read_profile
+from nanobrain.config.settings import ENV_NESTED_DELIMITER, ENV_PREFIX, LOADING, Settings
 from nanobrain.config.sources import EnvironmentSource, ProfileSource
 
 DEFAULT_PROFILE = "development"
@@ -54,6 +54,23 @@ def load_settings(
         raise ConfigError(join_errors(header, errors), errors) from None
     finally:
         LOADING.reset(token)
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"a__b": 1, "a": {"c": 2}}` -> `{"a": {"b": 1, "c": 2}}`."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, last = key.split(ENV_NESTED_DELIMITER)
+        node = nested
+        for parent in parents:
+            node = node.setdefault(parent, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key}: conflicts with another setting given for {parent}")
+        if isinstance(value, Mapping) and isinstance(node.get(last), dict):
+            node[last] = deep_merge(node[last], nest(value))
+        else:
+            node[last] = nest(value) if isinstance(value, Mapping) else value
+    return nested
 
 
 def drop_none(data: Mapping[str, Any]) -> dict[str, Any]:
