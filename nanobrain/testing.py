@@ -19,9 +19,10 @@ from nanobrain.core.decorators import spec_of
 from nanobrain.core.registry import Registry
 from nanobrain.core.user import User
 from nanobrain.runtime.assembly import Assembly, assemble
+from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import LOCAL_ADMIN
 
-__all__ = ["Event", "Harness", "Result", "run"]
+__all__ = ["Event", "Harness", "InvalidInput", "Result", "run"]
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,8 @@ class Harness:
     async def run(self, workflow: Any, /, **inputs: Any) -> Result:
         """Run `workflow` (a registered function, or its name) with `inputs` to its end.
 
-        Invalid inputs raise (as the API answers 422); everything the workflow does, failing
-        included, is in the result."""
+        Invalid inputs raise `InvalidInput` (as the API answers 422); everything the workflow
+        does, failing included, is in the result."""
         if self._assembly is None:
             raise RuntimeError("the harness is not started: use `async with Harness(...)`")
         executions = self._assembly.runtime.executions
