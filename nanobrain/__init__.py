@@ -5,7 +5,7 @@
 """
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nanobrain.core import (
     LLM,
@@ -24,10 +24,6 @@ from nanobrain.core import (
     workflow,
 )
 
-if TYPE_CHECKING:
-    from nanobrain import testing
-    from nanobrain.serving import create_app, serve
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -36,7 +32,8 @@ __all__ = [
     "workflow",
 ]  # fmt: skip
 
-# Imported by name on first use (PEP 562), so that importing the core does not import the web.
+# Imported by name on first use (PEP 562): importing the core does not import the web, and the
+# layers contract (import-linter) sees no import from the package root up into the layers.
 _LAZY = {"serve": "nanobrain.serving", "create_app": "nanobrain.serving"}
 
 
