@@ -1,6 +1,6 @@
-"""The runtime in-process, assembled as the server assembles it (`nanobrain.runtime.build`), on a
-SQLite database of the test's own with the in-process executor and event bus: the execution path
-a server request takes, without a server process."""
+"""The runtime in-process, assembled and started as the server does it
+(`nanobrain.runtime.assembly`), on a SQLite database of the test's own with the in-process
+executor and event bus: the execution path a server request takes, without a server process."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 from nanobrain.config import load_settings
 from nanobrain.core.registry import discover
-from nanobrain.runtime.build import Runtime, build_runtime
-from nanobrain.store.database import upgrade
+from nanobrain.runtime.assembly import assemble
+from nanobrain.runtime.build import Runtime
 
 TARGETS = ("nanobrain.examples", "tests.support.flows")
 
@@ -23,10 +23,9 @@ async def embedded_runtime(
     """A started embedded runtime whose data lives in `data_dir`; `environ` adds settings as
     `NANOBRAIN_*` variables. Closed (executions stopped, connections released) on exit."""
     settings = load_settings(environ={"NANOBRAIN_DATA_DIR": str(data_dir), **environ})
-    runtime = build_runtime(settings, discover(targets, entry_point_group=None))
-    await upgrade(runtime.engine)
-    await runtime.executions.start()
+    assembly = assemble(settings, discover(targets, entry_point_group=None))
+    await assembly.start()
     try:
-        yield runtime
+        yield assembly.runtime
     finally:
-        await runtime.close()
+        await assembly.close()
