@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
@@ -31,7 +31,7 @@ from nanobrain.web.schemas import (
     status_body,
 )
 from nanobrain.web.state import AppState, app_state
-from nanobrain.web.streaming import event_stream, resume_point, stream_slot
+from nanobrain.web.streaming import MAX_EVENT_ID, event_stream, resume_point, stream_slot
 from nanobrain.web.workflow_choice import pick_workflow
 
 router = APIRouter(tags=["workflows"])
@@ -87,14 +87,16 @@ async def get_workflow(
     return JSON(app_state(request).executions.runnable("workflow", name, user).describe())
 
 
-@router.post(
+@lean(
+    router,
+    "POST",
     "/workflows/execute",
+    EXECUTE,
     openapi_extra=_EXECUTE_BODY,
     status_code=202,
     response_model=Accepted,
     responses={200: {"model": ExecutionOutcome, "description": "finished within `wait`"}},
 )
-@lean(EXECUTE)
 async def execute(request: Request, user: User) -> Response:
     state = app_state(request)
     body, form = await _read_execute_request(request, state)
@@ -203,25 +205,21 @@ async def _store_uploads(
     return data
 
 
-async def _visible(request: Request, user: User) -> ExecutionRecord:
-    execution_id = request.path_params["execution_id"]
-    return await app_state(request).executions.get(execution_id, user)
+@lean(router, "GET", "/workflows/{execution_id}/status", READ, response_model=ExecutionStatusBody)
+async def get_status(request: Request, user: User, execution_id: str) -> Response:
+    return JSON(status_body(await app_state(request).executions.get(execution_id, user)))
 
 
-@router.get("/workflows/{execution_id}/status", response_model=ExecutionStatusBody)
-@lean(READ, execution_id=str)
-async def get_status(request: Request, user: User) -> Response:
-    return JSON(status_body(await _visible(request, user)))
-
-
-@router.get(
+@lean(
+    router,
+    "GET",
     "/workflows/{execution_id}/results",
+    READ,
     response_model=Results,
     responses={409: {"description": "not finished, failed or cancelled"}},
 )
-@lean(READ, execution_id=str)
-async def get_results(request: Request, user: User) -> Response:
-    record = await _visible(request, user)
+async def get_results(request: Request, user: User, execution_id: str) -> Response:
+    record = await app_state(request).executions.get(execution_id, user)
     if record.status is not ExecutionStatus.SUCCEEDED:
         detail = {
             ExecutionStatus.QUEUED: "the execution has not started yet",
@@ -240,33 +238,43 @@ async def get_results(request: Request, user: User) -> Response:
     )
 
 
-@router.delete(
-    "/workflows/{execution_id}/cancel", status_code=202, response_model=ExecutionStatusBody
+@lean(
+    router,
+    "DELETE",
+    "/workflows/{execution_id}/cancel",
+    EXECUTE,
+    status_code=202,
+    response_model=ExecutionStatusBody,
 )
-@lean(EXECUTE, execution_id=str)
-async def cancel(request: Request, user: User) -> Response:
-    execution_id = request.path_params["execution_id"]
+async def cancel(request: Request, user: User, execution_id: str) -> Response:
     state = app_state(request)
     record = await state.executions.cancel(execution_id, user)
     state.security.audit.record("execution.cancel", request, actor=user, target=record.id)
     return JSON(status_body(record), status_code=202)
 
 
-@router.get(
+@lean(
+    router,
+    "GET",
     "/workflows/{execution_id}/events",
+    READ,
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the execution's events"}
     },
 )
-@lean(
-    READ,
-    execution_id=str,
-    after=(int | None, Query(default=None, ge=0, description="replay events after this id")),
-)
-async def events(request: Request, user: User) -> Response:
-    record = await _visible(request, user)
-    start = resume_point(request)
+async def events(
+    request: Request,
+    user: User,
+    execution_id: str,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_EVENT_ID, description="replay events after this id"),
+    ] = None,
+) -> Response:
+    state = app_state(request)
+    record = await state.executions.get(execution_id, user)
+    start = resume_point(request, after)
     slot = await stream_slot(request, user)
-    batches = app_state(request).executions.event_batches(record, start)
+    batches = state.executions.event_batches(record, start)
     return event_stream(request, while_allowed(request, record, batches), slot=slot)
