@@ -15,7 +15,7 @@ from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.web.body import media_type, parse_model, read_body, read_form, upload_chunks
+from nanobrain.web.body import JSONBody, media_type, read_body, read_form, upload_chunks
 from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
@@ -37,23 +37,20 @@ from nanobrain.web.workflow_choice import pick_workflow
 router = APIRouter(tags=["workflows"])
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
 
-_EXECUTE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ExecuteRequest"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "request": {"type": "string", "description": "ExecuteRequest as JSON"}
-                    },
-                    "additionalProperties": {"type": "string", "format": "binary"},
-                }
-            },
-        },
-    }
-}
+_EXECUTE_BODY = JSONBody(
+    ExecuteRequest,
+    also={
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "request": {"type": "string", "description": "ExecuteRequest as JSON"}
+                },
+                "additionalProperties": {"type": "string", "format": "binary"},
+            }
+        }
+    },
+)
 
 
 @router.get(
@@ -92,7 +89,7 @@ async def get_workflow(
     "POST",
     "/workflows/execute",
     EXECUTE,
-    openapi_extra=_EXECUTE_BODY,
+    openapi_extra=_EXECUTE_BODY.openapi,
     status_code=202,
     response_model=Accepted,
     responses={200: {"model": ExecutionOutcome, "description": "finished within `wait`"}},
@@ -156,7 +153,7 @@ async def _read_execute_request(
     kind = media_type(request)
     if kind in ("application/json", "") or kind.endswith("+json"):
         raw = await read_body(request)
-        return parse_model(raw, ExecuteRequest, limits), None
+        return _EXECUTE_BODY.parse(raw, limits), None
     if kind != "multipart/form-data":
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
     form = await read_form(request, limits, small_parts=("request",))
@@ -168,7 +165,7 @@ async def _read_execute_request(
                 [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
             )
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
-        return parse_model(raw, ExecuteRequest, limits, "`request` part"), form
+        return _EXECUTE_BODY.parse(raw, limits, "`request` part"), form
     except Exception:
         await form.close()
         raise
