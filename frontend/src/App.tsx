@@ -55,7 +55,13 @@ export function App() {
   if (!allowed) return <SignInPage />;
   return (
     <Layout>
-      <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
+      <Suspense
+        fallback={
+          <p className="muted" role="status">
+            Loading…
+          </p>
+        }
+      >
         <Routes>
           <Route path="/" element={<CatalogPage />} />
           <Route path="/workflows/:name" element={<RunPage />} />

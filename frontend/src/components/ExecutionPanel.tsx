@@ -57,9 +57,7 @@ export function ExecutionPanel({ id, showEvents = false }: { id: string; showEve
             {execution.progress.fraction !== null &&
               `${Math.round(execution.progress.fraction * 100)}% `}
             {execution.progress.message}
-            {execution.progress.step && (
-              <span className="muted"> · {execution.progress.step}</span>
-            )}
+            {execution.progress.step && <span className="muted"> · {execution.progress.step}</span>}
           </p>
         </div>
       )}

@@ -31,7 +31,15 @@ function remember(info: FileInfo): void {
   }
 }
 
-export function FileWidget({ id, value, onChange, disabled, readonly, label, required }: WidgetProps) {
+export function FileWidget({
+  id,
+  value,
+  onChange,
+  disabled,
+  readonly,
+  label,
+  required,
+}: WidgetProps) {
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);

@@ -4,8 +4,7 @@ import type { Accepted } from "../api/types";
 import { problemToErrorSchema } from "../form/adapt";
 
 export type Submission =
-  | { ok: true; accepted: Accepted }
-  | { ok: false; message: string; fieldErrors?: ErrorSchema };
+  { ok: true; accepted: Accepted } | { ok: false; message: string; fieldErrors?: ErrorSchema };
 
 /** Start a workflow; a 422 comes back as messages for the form's fields. */
 export async function executeWorkflow(

@@ -51,6 +51,8 @@ export function summarizeMetrics(samples: Sample[]): MetricsSummary {
       });
     }
   }
-  executions.sort((a, b) => a.workflow.localeCompare(b.workflow) || a.status.localeCompare(b.status));
+  executions.sort(
+    (a, b) => a.workflow.localeCompare(b.workflow) || a.status.localeCompare(b.status),
+  );
   return { requests, serverErrors, activeExecutions, executions };
 }

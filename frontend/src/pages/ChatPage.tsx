@@ -1,4 +1,12 @@
-import { lazy, Suspense, useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from "react";
+import {
+  lazy,
+  Suspense,
+  useEffect,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+} from "react";
 import { useStore } from "react-redux";
 import { useNavigate, useParams } from "react-router-dom";
 import {
@@ -69,7 +77,11 @@ function Message({ message }: { message: DisplayMessage }) {
   );
 }
 
-function Composer({ onSend, onStop, busy }: {
+function Composer({
+  onSend,
+  onStop,
+  busy,
+}: {
   onSend: (text: string, attachments: string[]) => void;
   onStop: () => void;
   busy: boolean;
@@ -83,7 +95,10 @@ function Composer({ onSend, onStop, busy }: {
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
     if (!text.trim() || busy) return;
-    onSend(text, attachments.map((a) => a.id));
+    onSend(
+      text,
+      attachments.map((a) => a.id),
+    );
     setText("");
     setAttachments([]);
   };
@@ -96,7 +111,10 @@ function Composer({ onSend, onStop, busy }: {
     uploadFile(file, setUploading).promise.then(
       (info) => {
         setUploading(null);
-        setAttachments((list) => [...list, { id: info.file_id, name: `${info.filename} (${formatBytes(info.size)})` }]);
+        setAttachments((list) => [
+          ...list,
+          { id: info.file_id, name: `${info.filename} (${formatBytes(info.size)})` },
+        ]);
       },
       (caught: unknown) => {
         setUploading(null);
@@ -110,13 +128,17 @@ function Composer({ onSend, onStop, busy }: {
       {attachments.length > 0 && (
         <ul className="attachments" aria-label="Attachments">
           {attachments.map((a) => (
-            <li key={a.id} className="chip">{a.name}</li>
+            <li key={a.id} className="chip">
+              {a.name}
+            </li>
           ))}
         </ul>
       )}
       {uploading !== null && <progress max={1} value={uploading} aria-label="Attachment upload" />}
       <ErrorMessage message={error} />
-      <label htmlFor="chat-input" className="visually-hidden">Message</label>
+      <label htmlFor="chat-input" className="visually-hidden">
+        Message
+      </label>
       <textarea
         id="chat-input"
         rows={2}
@@ -141,9 +163,13 @@ function Composer({ onSend, onStop, busy }: {
           Attach
         </button>
         {busy ? (
-          <button type="button" className="button-danger" onClick={onStop}>Stop</button>
+          <button type="button" className="button-danger" onClick={onStop}>
+            Stop
+          </button>
         ) : (
-          <button type="submit" disabled={!text.trim()}>Send</button>
+          <button type="submit" disabled={!text.trim()}>
+            Send
+          </button>
         )}
       </div>
     </form>
@@ -189,7 +215,8 @@ export default function ChatPage() {
 
   // A new session gets its id from the server mid-turn: follow it in the address.
   useEffect(() => {
-    if (chat.active !== NEW_SESSION && chat.active !== active) navigate(`/chat/${chat.active}`, { replace: true });
+    if (chat.active !== NEW_SESSION && chat.active !== active)
+      navigate(`/chat/${chat.active}`, { replace: true });
   }, [chat.active, active, navigate]);
 
   useEffect(() => {
@@ -200,7 +227,10 @@ export default function ChatPage() {
     return (
       <section className="card">
         <h1>Chat</h1>
-        <p>Chat is not available on this server: it has no chat endpoints (<code>/api/v1/chat</code>).</p>
+        <p>
+          Chat is not available on this server: it has no chat endpoints (<code>/api/v1/chat</code>
+          ).
+        </p>
       </section>
     );
   }
@@ -226,7 +256,9 @@ export default function ChatPage() {
   return (
     <div className="chat-page">
       <aside className="card side-list" aria-label="Chat sessions">
-        <button type="button" onClick={() => navigate("/chat")}>New chat</button>
+        <button type="button" onClick={() => navigate("/chat")}>
+          New chat
+        </button>
         <ul>
           {chat.sessions.map((session) => (
             <li key={session.id} className="session-item">

@@ -45,7 +45,9 @@ export default function ExecutionPage() {
       return;
     }
     dispatch(started({ id: result.accepted.execution_id, workflow }));
-    navigate(`/workflows/${encodeURIComponent(workflow)}?execution=${result.accepted.execution_id}`);
+    navigate(
+      `/workflows/${encodeURIComponent(workflow)}?execution=${result.accepted.execution_id}`,
+    );
   };
 
   return (

@@ -60,7 +60,12 @@ export default function HistoryPage() {
       </div>
       <div className="filters">
         <div className="tag-filter" role="group" aria-label="Filter by status">
-          <button type="button" className="chip" aria-pressed={status === ""} onClick={() => setStatus("")}>
+          <button
+            type="button"
+            className="chip"
+            aria-pressed={status === ""}
+            onClick={() => setStatus("")}
+          >
             all
           </button>
           {STATUSES.map((name) => (

@@ -22,7 +22,12 @@ export function SignInPage() {
         <h1 id="signin-title">Sign in to NanoBrain</h1>
         <label>
           Username
-          <input autoComplete="username" required value={username} onChange={(e) => setUsername(e.target.value)} />
+          <input
+            autoComplete="username"
+            required
+            value={username}
+            onChange={(e) => setUsername(e.target.value)}
+          />
         </label>
         <label>
           Password

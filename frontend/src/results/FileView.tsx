@@ -16,7 +16,9 @@ export function FileView({ file }: { file: Record<string, unknown> }) {
   return (
     <div className="file-view">
       <span>{name}</span>
-      {typeof file.size === "number" && <span className="muted"> {formatBytes(file.size)}</span>}{" "}
+      {typeof file.size === "number" && (
+        <span className="muted"> {formatBytes(file.size)}</span>
+      )}{" "}
       <button type="button" onClick={() => void download()}>
         Download
       </button>

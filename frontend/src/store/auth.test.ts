@@ -15,7 +15,12 @@ import {
   type AuthState,
 } from "./auth";
 
-const admin: Me = { id: "1", username: "ada", role: "admin", permissions: ["read", "write", "execute", "admin"] };
+const admin: Me = {
+  id: "1",
+  username: "ada",
+  role: "admin",
+  permissions: ["read", "write", "execute", "admin"],
+};
 const user: Me = { id: "2", username: "bob", role: "user", permissions: ["read", "execute"] };
 
 function json(status: number, body: unknown): Response {
@@ -43,7 +48,11 @@ afterEach(() => vi.unstubAllGlobals());
 
 describe("what the /auth/me probe means", () => {
   it("shows no sign-in when the server has no auth endpoints (404)", () => {
-    expect(interpretProbe({ status: 404 }, false)).toEqual({ mode: "open", user: null, signedOut: false });
+    expect(interpretProbe({ status: 404 }, false)).toEqual({
+      mode: "open",
+      user: null,
+      signedOut: false,
+    });
   });
 
   it("shows no sign-in when auth is disabled (me without a token: development)", () => {
@@ -51,11 +60,19 @@ describe("what the /auth/me probe means", () => {
   });
 
   it("asks for sign-in on 401 and forgets a rejected session", () => {
-    expect(interpretProbe({ status: 401 }, true)).toEqual({ mode: "required", user: null, signedOut: true });
+    expect(interpretProbe({ status: 401 }, true)).toEqual({
+      mode: "required",
+      user: null,
+      signedOut: true,
+    });
   });
 
   it("is signed in when a token was sent and accepted", () => {
-    expect(interpretProbe({ me: user }, true)).toEqual({ mode: "required", user, signedOut: false });
+    expect(interpretProbe({ me: user }, true)).toEqual({
+      mode: "required",
+      user,
+      signedOut: false,
+    });
   });
 });
 
@@ -77,8 +94,12 @@ describe("who sees what", () => {
 describe("tokens", () => {
   it("refreshes a minute before expiry, or at half-life for short tokens", () => {
     const now = 1_000_000;
-    expect(refreshDelay({ accessToken: "a", refreshToken: "r", expiresAt: now + 30 * 60_000 }, now)).toBe(29 * 60_000);
-    expect(refreshDelay({ accessToken: "a", refreshToken: "r", expiresAt: now + 60_000 }, now)).toBe(30_000);
+    expect(
+      refreshDelay({ accessToken: "a", refreshToken: "r", expiresAt: now + 30 * 60_000 }, now),
+    ).toBe(29 * 60_000);
+    expect(
+      refreshDelay({ accessToken: "a", refreshToken: "r", expiresAt: now + 60_000 }, now),
+    ).toBe(30_000);
     expect(refreshDelay({ accessToken: "a", refreshToken: "r", expiresAt: now - 1 }, now)).toBe(0);
   });
 
@@ -96,7 +117,12 @@ describe("signing in and out against the API.md contract", () => {
   it("signs in with a password, then knows the user", async () => {
     const calls = routes({
       "POST auth/login": () =>
-        json(200, { access_token: "A1", refresh_token: "R1", token_type: "bearer", expires_in: 1800 }),
+        json(200, {
+          access_token: "A1",
+          refresh_token: "R1",
+          token_type: "bearer",
+          expires_in: 1800,
+        }),
       "GET auth/me": () => json(200, user),
     });
     const store = createStore({ drafts: {}, theme: "system", session: null });
@@ -109,7 +135,9 @@ describe("signing in and out against the API.md contract", () => {
   });
 
   it("reports a wrong password", async () => {
-    routes({ "POST auth/login": () => json(401, { status: 401, detail: "wrong username or password" }) });
+    routes({
+      "POST auth/login": () => json(401, { status: 401, detail: "wrong username or password" }),
+    });
     const store = createStore({ drafts: {}, theme: "system", session: null });
     await store.dispatch(signIn({ username: "bob", password: "nope" }));
     expect(store.getState().auth.error).toBe("wrong username or password");
@@ -120,7 +148,12 @@ describe("signing in and out against the API.md contract", () => {
     routes({
       "POST auth/refresh": (init) =>
         JSON.parse(String(init?.body)).refresh_token === "R1"
-          ? json(200, { access_token: "A2", refresh_token: "R2", token_type: "bearer", expires_in: 1800 })
+          ? json(200, {
+              access_token: "A2",
+              refresh_token: "R2",
+              token_type: "bearer",
+              expires_in: 1800,
+            })
           : json(401, { status: 401, detail: "refresh token already used" }),
     });
     const store = createStore({

@@ -13,18 +13,21 @@ export interface CatalogState {
   error: string | null;
 }
 
-export const loadCatalog = createAsyncThunk("catalog/load", async (_: void, { rejectWithValue }) => {
-  try {
-    const [workflows, tools, agents] = await Promise.all([
-      request<WorkflowInfo[]>("workflows"),
-      request<ToolInfo[]>("tools"),
-      request<AgentInfo[]>("agents"),
-    ]);
-    return { workflows, tools, agents };
-  } catch (error) {
-    return rejectWithValue(errorMessage(error));
-  }
-});
+export const loadCatalog = createAsyncThunk(
+  "catalog/load",
+  async (_: void, { rejectWithValue }) => {
+    try {
+      const [workflows, tools, agents] = await Promise.all([
+        request<WorkflowInfo[]>("workflows"),
+        request<ToolInfo[]>("tools"),
+        request<AgentInfo[]>("agents"),
+      ]);
+      return { workflows, tools, agents };
+    } catch (error) {
+      return rejectWithValue(errorMessage(error));
+    }
+  },
+);
 
 const initialState: CatalogState = {
   workflows: [],

@@ -19,13 +19,16 @@ const event = (type: string, data: unknown, extra: Partial<EventEnvelope> = {}):
   seq += 1;
   return { id: String(seq), seq, type, data, ts: "t", ...extra };
 };
-const run = (state: ChatState, ...actions: Parameters<typeof reducer>[1][]) => actions.reduce(reducer, state);
+const run = (state: ChatState, ...actions: Parameters<typeof reducer>[1][]) =>
+  actions.reduce(reducer, state);
 
 describe("a chat turn", () => {
   it("shows the user's message at once, then streams the reply into one assistant message", () => {
     seq = 0;
     let state = run(initialChat, messageSent({ localId: "m1", content: "Hello?" }));
-    expect(state.messages[NEW_SESSION]).toMatchObject([{ role: "user", content: "Hello?", pending: true }]);
+    expect(state.messages[NEW_SESSION]).toMatchObject([
+      { role: "user", content: "Hello?", pending: true },
+    ]);
     expect(state.turn?.typing).toBe(true);
 
     state = run(
@@ -69,12 +72,20 @@ describe("a chat turn", () => {
       turnStopped(),
     );
     expect(state.turn).toBeNull();
-    expect(state.messages[NEW_SESSION]!.at(-1)).toMatchObject({ role: "assistant", content: "Once upon", stopped: true });
+    expect(state.messages[NEW_SESSION]!.at(-1)).toMatchObject({
+      role: "assistant",
+      content: "Once upon",
+      stopped: true,
+    });
   });
 
   it("marks the message not delivered when the reply fails", () => {
     seq = 0;
-    const failed = run(initialChat, messageSent({ localId: "m", content: "x" }), turnFailed("the server is down"));
+    const failed = run(
+      initialChat,
+      messageSent({ localId: "m", content: "x" }),
+      turnFailed("the server is down"),
+    );
     expect(failed.error).toBe("the server is down");
     expect(failed.messages[NEW_SESSION]![0]).toMatchObject({ failed: true, pending: false });
     const errored = run(
@@ -86,7 +97,11 @@ describe("a chat turn", () => {
   });
 
   it("moves the turn when the WebSocket announces the new session", () => {
-    const state = run(initialChat, messageSent({ localId: "m", content: "x" }), sessionCreated("s9"));
+    const state = run(
+      initialChat,
+      messageSent({ localId: "m", content: "x" }),
+      sessionCreated("s9"),
+    );
     expect(state.active).toBe("s9");
     expect(state.turn?.sessionKey).toBe("s9");
     expect(state.messages.s9).toHaveLength(1);
@@ -108,7 +123,12 @@ describe("sessions and history", () => {
 
   it("forgets a deleted session", () => {
     const state = run(
-      { ...initialChat, active: "s1", sessions: [{ id: "s1" }, { id: "s2" }], messages: { s1: [] } },
+      {
+        ...initialChat,
+        active: "s1",
+        sessions: [{ id: "s1" }, { id: "s2" }],
+        messages: { s1: [] },
+      },
       sessionDeleted("s1"),
     );
     expect(state.sessions).toEqual([{ id: "s2" }]);

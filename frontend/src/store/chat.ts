@@ -115,7 +115,13 @@ const slice = createSlice({
         pending: true,
         attachments: action.payload.attachments,
       });
-      state.turn = { sessionKey: key, executionId: null, lastEventId: null, typing: true, text: "" };
+      state.turn = {
+        sessionKey: key,
+        executionId: null,
+        lastEventId: null,
+        typing: true,
+        text: "",
+      };
       state.error = null;
     },
     sessionCreated(state, action: PayloadAction<string>) {

@@ -63,7 +63,11 @@ describe("an execution built from its events", () => {
 
   it("lets a late status reply not overwrite what the stream said", () => {
     seq = 0;
-    const state = apply({}, event("status", { status: "running" }), event("progress", { fraction: 0.8 }));
+    const state = apply(
+      {},
+      event("status", { status: "running" }),
+      event("progress", { fraction: 0.8 }),
+    );
     const stale: StatusBody = {
       execution_id: ID,
       workflow: "simulation",

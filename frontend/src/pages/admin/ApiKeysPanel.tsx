@@ -28,14 +28,17 @@ export function ApiKeysPanel() {
     }
   };
   const revoke = (id: string) =>
-    request(`auth/api-keys/${encodeURIComponent(id)}`, { method: "DELETE" }).then(reload, (caught: unknown) =>
-      setError(errorMessage(caught)),
+    request(`auth/api-keys/${encodeURIComponent(id)}`, { method: "DELETE" }).then(
+      reload,
+      (caught: unknown) => setError(errorMessage(caught)),
     );
 
   return (
     <section className="card" aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
-      {keys.state === "missing" && <Unavailable what="API key management" path="/api/v1/auth/api-keys" />}
+      {keys.state === "missing" && (
+        <Unavailable what="API key management" path="/api/v1/auth/api-keys" />
+      )}
       {keys.state === "failed" && <p className="error">{keys.error}</p>}
       <ErrorMessage message={error} />
       {created && (
@@ -44,7 +47,11 @@ export function ApiKeysPanel() {
             The key <strong>{created.name}</strong> is shown only this once; copy it now:
           </p>
           <code className="secret">{created.key}</code>{" "}
-          <button type="button" className="button-quiet" onClick={() => void navigator.clipboard?.writeText(created.key)}>
+          <button
+            type="button"
+            className="button-quiet"
+            onClick={() => void navigator.clipboard?.writeText(created.key)}
+          >
             Copy
           </button>{" "}
           <button type="button" className="button-quiet" onClick={() => setCreated(null)}>
@@ -59,15 +66,29 @@ export function ApiKeysPanel() {
               <li key={key.id}>
                 <strong>{key.name}</strong> <span className="muted">{key.prefix ?? ""}…</span>{" "}
                 {key.role && <span className="badge">{key.role}</span>}{" "}
-                {key.expires_at && <span className="muted">expires {new Date(key.expires_at).toLocaleDateString()}</span>}{" "}
+                {key.expires_at && (
+                  <span className="muted">
+                    expires {new Date(key.expires_at).toLocaleDateString()}
+                  </span>
+                )}{" "}
                 <button type="button" className="button-quiet" onClick={() => void revoke(key.id)}>
                   Revoke
                 </button>
               </li>
             ))}
           </ul>
-          <form className="inline-form" onSubmit={(event) => void create(event)} aria-label="Create an API key">
-            <input required placeholder="key name" aria-label="Key name" value={name} onChange={(e) => setName(e.target.value)} />
+          <form
+            className="inline-form"
+            onSubmit={(event) => void create(event)}
+            aria-label="Create an API key"
+          >
+            <input
+              required
+              placeholder="key name"
+              aria-label="Key name"
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
             <select aria-label="Key role" value={role} onChange={(e) => setRole(e.target.value)}>
               <option value="">my role</option>
               {ROLES.map((r) => (

@@ -22,7 +22,10 @@ export function HealthPanel() {
         <dl className="scalars">
           <div>
             <dt>Status</dt>
-            <dd className="badge status" data-status={health.data.status === "ok" ? "succeeded" : "failed"}>
+            <dd
+              className="badge status"
+              data-status={health.data.status === "ok" ? "succeeded" : "failed"}
+            >
               {health.data.status}
             </dd>
           </div>

@@ -30,7 +30,9 @@ export function UsersPanel() {
   return (
     <section className="card" aria-labelledby="users-title">
       <h2 id="users-title">Users and roles</h2>
-      {users.state === "missing" && <Unavailable what="User management" path="/api/v1/admin/users" />}
+      {users.state === "missing" && (
+        <Unavailable what="User management" path="/api/v1/admin/users" />
+      )}
       {users.state === "failed" && <p className="error">{users.error}</p>}
       <ErrorMessage message={error} />
       {users.state === "ready" && (
@@ -40,7 +42,9 @@ export function UsersPanel() {
               <tr>
                 <th scope="col">User</th>
                 <th scope="col">Role</th>
-                <th scope="col"><span className="visually-hidden">Actions</span></th>
+                <th scope="col">
+                  <span className="visually-hidden">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -69,7 +73,13 @@ export function UsersPanel() {
                     <button
                       type="button"
                       className="button-quiet"
-                      onClick={() => void act(request(`admin/users/${encodeURIComponent(user.id)}`, { method: "DELETE" }))}
+                      onClick={() =>
+                        void act(
+                          request(`admin/users/${encodeURIComponent(user.id)}`, {
+                            method: "DELETE",
+                          }),
+                        )
+                      }
                     >
                       Delete
                     </button>
@@ -79,11 +89,26 @@ export function UsersPanel() {
             </tbody>
           </table>
           <form className="inline-form" onSubmit={create} aria-label="Add a user">
-            <input required placeholder="username" aria-label="Username" value={draft.username}
-              onChange={(e) => setDraft({ ...draft, username: e.target.value })} />
-            <input required type="password" placeholder="password" aria-label="Password" value={draft.password}
-              onChange={(e) => setDraft({ ...draft, password: e.target.value })} />
-            <select aria-label="Role" value={draft.role} onChange={(e) => setDraft({ ...draft, role: e.target.value })}>
+            <input
+              required
+              placeholder="username"
+              aria-label="Username"
+              value={draft.username}
+              onChange={(e) => setDraft({ ...draft, username: e.target.value })}
+            />
+            <input
+              required
+              type="password"
+              placeholder="password"
+              aria-label="Password"
+              value={draft.password}
+              onChange={(e) => setDraft({ ...draft, password: e.target.value })}
+            />
+            <select
+              aria-label="Role"
+              value={draft.role}
+              onChange={(e) => setDraft({ ...draft, role: e.target.value })}
+            >
               {ROLES.map((role) => (
                 <option key={role}>{role}</option>
               ))}
