@@ -4,7 +4,7 @@ import type { WidgetProps } from "@rjsf/utils";
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { errorMessage } from "../api/client";
 import type { FileInfo } from "../api/types";
-import { formatBytes, uploadFile, type Upload } from "../api/upload";
+import { formatBytes, uploadFile, type Upload } from "../features/files/upload";
 import { ErrorMessage } from "../components/ErrorMessage";
 
 const KNOWN_KEY = "nanobrain.files";

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { errorMessage, fetchBlob, saveBlob } from "../api/client";
-import { formatBytes } from "../api/upload";
+import { formatBytes } from "../features/files/upload";
 import { ErrorMessage } from "../components/ErrorMessage";
 
 /** A File output: its name and size, and a download with the caller's credentials. */
