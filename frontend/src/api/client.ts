@@ -33,8 +33,8 @@ export interface Credentials {
 type Reachability = (reachable: boolean) => void;
 
 let credentials: Credentials = {
-  accessToken: async () => null,
-  unauthorized: async () => false,
+  accessToken: () => Promise.resolve(null),
+  unauthorized: () => Promise.resolve(false),
 };
 let reachability: Reachability = () => {};
 
@@ -137,7 +137,7 @@ export function errorMessage(error: unknown): string {
   if (problem) return problem.detail || problem.title || `HTTP ${problem.status}`;
   if (error instanceof Error) return error.message;
   if (typeof error === "object" && error !== null && "message" in error) {
-    return String((error as { message: unknown }).message);
+    return String(error.message);
   }
   return String(error);
 }

@@ -106,11 +106,11 @@ describe("followEvents", () => {
     const sent: (string | null)[] = [];
     vi.stubGlobal(
       "fetch",
-      vi.fn(async (_url: string, init: RequestInit) => {
+      vi.fn((_url: string, init: RequestInit) => {
         sent.push((init.headers as Record<string, string>)["Last-Event-ID"] ?? null);
-        return new Response(JSON.stringify({ status: 404, detail: "no execution x" }), {
-          status: 404,
-        });
+        return Promise.resolve(
+          new Response(JSON.stringify({ status: 404, detail: "no execution x" }), { status: 404 }),
+        );
       }),
     );
     const states: StreamState[] = [];

@@ -2,6 +2,7 @@ import {
   lazy,
   Suspense,
   useEffect,
+  useMemo,
   useRef,
   useState,
   type FormEvent,
@@ -39,20 +40,27 @@ const failure = (error: unknown) => (error ? errorMessage(error) : null);
 
 function useSocket(enabled: boolean): SocketClient | null {
   const dispatch = useAppDispatch();
-  const [socket, setSocket] = useState<SocketClient | null>(null);
+  const socket = useMemo(
+    () =>
+      enabled
+        ? new SocketClient({
+            token: async () => (await authHeaders()).Authorization?.replace(/^Bearer /, "") ?? null,
+            onState: (state) =>
+              dispatch(
+                streamStateChanged({
+                  key: "socket",
+                  state: state === "unavailable" ? "closed" : state,
+                }),
+              ),
+          })
+        : null,
+    [dispatch, enabled],
+  );
   useEffect(() => {
-    if (!enabled) return;
-    const client = new SocketClient({
-      token: async () => (await authHeaders()).Authorization?.replace(/^Bearer /, "") ?? null,
-      onState: (state) =>
-        dispatch(
-          streamStateChanged({ key: "socket", state: state === "unavailable" ? "closed" : state }),
-        ),
-    });
-    client.connect();
-    setSocket(client);
-    return () => client.close();
-  }, [dispatch, enabled]);
+    if (!socket) return;
+    socket.connect();
+    return () => socket.close();
+  }, [socket]);
   return socket;
 }
 
@@ -209,7 +217,7 @@ export default function ChatPage() {
   useEffect(() => {
     if (chat.active !== NEW_SESSION && chat.active !== active) {
       dispatch(chatApi.util.invalidateTags([SESSION_LIST]));
-      navigate(`/chat/${chat.active}`, { replace: true });
+      void navigate(`/chat/${chat.active}`, { replace: true });
     }
   }, [dispatch, chat.active, active, navigate]);
 
@@ -246,7 +254,7 @@ export default function ChatPage() {
   return (
     <div className="chat-page">
       <aside className="card side-list" aria-label="Chat sessions">
-        <button type="button" onClick={() => navigate("/chat")}>
+        <button type="button" onClick={() => void navigate("/chat")}>
           New chat
         </button>
         <ul>

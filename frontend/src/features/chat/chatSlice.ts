@@ -63,7 +63,7 @@ export function completedText(data: unknown, streamed: string): string {
   if (typeof message === "string") return message;
   if (message && typeof message.content === "string") return message.content;
   for (const key of ["content", "reply", "text"]) {
-    if (typeof body[key] === "string") return body[key] as string;
+    if (typeof body[key] === "string") return body[key];
   }
   return streamed;
 }

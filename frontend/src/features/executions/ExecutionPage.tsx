@@ -46,7 +46,7 @@ export default function ExecutionPage() {
       return;
     }
     dispatch(started({ id: result.accepted.execution_id, workflow }));
-    navigate(
+    void navigate(
       `/workflows/${encodeURIComponent(workflow)}?execution=${result.accepted.execution_id}`,
     );
   };

@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { errorMessage } from "../../api/client";
-import type { ExecutionError, ExecutionStatus, ExecutionSummary } from "../../api/types";
+import type { ExecutionStatus, ExecutionSummary } from "../../api/types";
 import { ErrorMessage } from "../../components/ErrorMessage";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useWorkflowsQuery } from "../workflows/api";
@@ -15,7 +15,10 @@ function duration(item: ExecutionSummary): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-const errorOf = (item: ExecutionSummary) => (item.error as ExecutionError | null)?.message;
+function errorOf(item: ExecutionSummary): string | undefined {
+  const message = item.error?.message;
+  return typeof message === "string" ? message : undefined;
+}
 
 /** The caller's executions, newest first, filtered by status and workflow. */
 export default function HistoryPage() {

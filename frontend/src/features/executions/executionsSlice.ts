@@ -92,16 +92,18 @@ export function applyEvent(execution: ExecutionView, event: EventEnvelope): void
       execution.progress = { ...execution.progress, fraction: 1 };
       break;
     case "error":
-      execution.error = (data.error as ExecutionError | undefined) ?? (data as ExecutionError);
+      execution.error = (data.error ?? data) as ExecutionError;
       break;
     default:
       break;
   }
 }
 
+const initialState: ExecutionsState = {};
+
 const slice = createSlice({
   name: "executions",
-  initialState: {} as ExecutionsState,
+  initialState,
   reducers: {
     started(state, action: PayloadAction<{ id: string; workflow: string }>) {
       view(state, action.payload.id, action.payload.workflow);
@@ -131,7 +133,7 @@ const slice = createSlice({
         if (execution.lastEventId === null) {
           execution.status = body.status;
           execution.progress = body.progress ?? NO_PROGRESS;
-          execution.error = body.error as ExecutionError | null;
+          execution.error = body.error;
         }
       })
       .addMatcher(executionResults.matchFulfilled, (state, action) => {

@@ -18,7 +18,7 @@ export function uploadFile(file: File, onProgress: (fraction: number) => void): 
         if (event.lengthComputable) onProgress(event.loaded / event.total);
       };
       xhr.onload = () => {
-        let body: unknown = null;
+        let body: unknown;
         try {
           body = JSON.parse(xhr.responseText);
         } catch {

@@ -36,11 +36,15 @@ export function RouteBox() {
     if (Object.keys(prefill).length > 0) {
       dispatch(replaced({ key: `workflow:${name}`, data: prefill }));
     }
-    navigate(`/workflows/${encodeURIComponent(name)}`);
+    void navigate(`/workflows/${encodeURIComponent(name)}`);
   };
 
   return (
-    <form className="route-box card" onSubmit={submit} aria-label="Describe what you want to do">
+    <form
+      className="route-box card"
+      onSubmit={(event) => void submit(event)}
+      aria-label="Describe what you want to do"
+    >
       <label htmlFor="route-query">What do you want to do?</label>
       <div className="route-row">
         <input
