@@ -129,6 +129,20 @@ describe("sessions and history", () => {
     ]);
   });
 
+  it("does not show a message twice when the history already has it", async () => {
+    routes({
+      "GET chat/history": () =>
+        json(200, [{ id: "1", role: "user", content: "hello", created_at: "t", attachments: [] }]),
+    });
+    const store = newStore();
+    store.dispatch(messageSent({ localId: "m1", content: "hello" }));
+    store.dispatch(sessionCreated("s1"));
+    await store.dispatch(chatApi.endpoints.chatHistory.initiate({ session_id: "s1", limit: 200 }));
+    expect(store.getState().chat.messages.s1!.map((m) => m.id)).toEqual(["1"]);
+    store.dispatch(turnEvent(event("complete", { message: { content: "hi" } })));
+    expect(store.getState().chat.messages.s1!.map((m) => m.role)).toEqual(["user", "assistant"]);
+  });
+
   it("forgets a deleted session", async () => {
     const calls = routes({ "DELETE chat/sessions/s1": () => json(204, null) });
     const store = newStore();

@@ -157,9 +157,13 @@ const slice = createSlice({
     const { chatHistory, deleteChatSession } = chatApi.endpoints;
     builder
       .addMatcher(chatHistory.matchFulfilled, (state, action) => {
-        // A reload keeps what is still being sent.
+        // A reload keeps what is still being sent, unless the server has it already (the
+        // history of a session created by this turn arrives while the reply streams).
         const session = action.meta.arg.originalArgs.session_id;
-        const pending = (state.messages[session] ?? []).filter((m) => m.pending);
+        const lastUser = action.payload.filter((m) => m.role === "user").at(-1);
+        const pending = (state.messages[session] ?? []).filter(
+          (m) => m.pending && !(m.role === "user" && m.content === lastUser?.content),
+        );
         state.messages[session] = [...action.payload, ...pending];
       })
       .addMatcher(deleteChatSession.matchFulfilled, (state, action) => {
