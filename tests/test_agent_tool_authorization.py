@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from nanobrain.config import load_settings
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.errors import Forbidden
 from nanobrain.security.policy import user_with_role
 from nanobrain.store.database import upgrade
-from nanobrain.store.executions import ExecutionStatus
 from nanobrain.store.users import UserRepository
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from nanobrain.config import ConfigError, load_settings
+from nanobrain.config.urls import async_database_url
 from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.events.memory import MemoryEventBus
@@ -17,7 +18,6 @@ from nanobrain.runtime.executors.distributed import DistributedExecutor
 from nanobrain.runtime.executors.local import LocalExecutor
 from nanobrain.security.policy import LOCAL_ADMIN
 from nanobrain.store.database import upgrade
-from nanobrain.store.urls import async_database_url
 from tests.support.backing import REDIS, backing
 from tests.support.server import Worker
 from tests.test_discovery import run_cli

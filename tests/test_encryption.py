@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+from nanobrain.crypto.keyring import KeyRing, decode_key, generate_key, key_id
 from nanobrain.runtime.scratch import PREFIX as SCRATCH_PREFIX
-from nanobrain.security.keyring import KeyRing, decode_key, generate_key, key_id
 from nanobrain.store.blobs import BlobUnreadable, LocalBlobStore
 from nanobrain.store.encrypted_blobs import EncryptedBlobStore
 from tests.support.server import Server

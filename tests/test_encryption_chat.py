@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.security.keyring import TEXT_PREFIX, KeyRing, UnknownKey, decode_key, key_id
+from nanobrain.crypto.keyring import TEXT_PREFIX, KeyRing, UnknownKey, decode_key, key_id
 from nanobrain.store.blobs import LocalBlobStore
 from nanobrain.store.chat import ChatRepository, ChatValueUnreadable, NewMessage
 from nanobrain.store.database import create_engine, upgrade

@@ -17,9 +17,8 @@ import pytest
 from pydantic import SecretStr
 
 from nanobrain.config import ConfigError, load_settings
-from nanobrain.runtime import scratch
-from nanobrain.security import stream_cipher
-from nanobrain.security.keyring import (
+from nanobrain.crypto import stream_cipher
+from nanobrain.crypto.keyring import (
     TEXT_PREFIX,
     DecryptionError,
     KeyRing,
@@ -28,6 +27,7 @@ from nanobrain.security.keyring import (
     generate_key,
     key_id,
 )
+from nanobrain.runtime import scratch
 from nanobrain.store.blobs import BlobUnreadable, LocalBlobStore, single
 from nanobrain.store.encrypted_blobs import EncryptedBlobStore, open_blob_store
 from nanobrain.store.key_manifest import StorageKeyError, recorded_key_ids

@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 
 from nanobrain.config import load_settings
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.executors.base import Job
@@ -15,7 +16,6 @@ from nanobrain.runtime.executors.distributed import DistributedExecutor
 from nanobrain.runtime.executors.shares import Turn
 from nanobrain.security.policy import user_with_role
 from nanobrain.store.database import upgrade
-from nanobrain.store.executions import ExecutionStatus
 from tests.support.backing import backing
 
 ALICE = user_with_role("alice", "alice", "user")

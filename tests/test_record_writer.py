@@ -21,12 +21,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.core import jsoncodec
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.ids import new_id
+from nanobrain.crypto.keyring import KeyRing
 from nanobrain.observability.metrics import RECORD_WRITE_FAILURES
 from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
-from nanobrain.security.keyring import KeyRing
 from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import ExecutionRecord, ExecutionRepository, ExecutionStatus, new_id
+from nanobrain.store.executions import ExecutionRepository
 from tests.support.backing import POSTGRES, backing
 
 T = TypeVar("T")

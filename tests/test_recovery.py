@@ -7,12 +7,12 @@ import asyncio
 from pathlib import Path
 
 from nanobrain.config import load_settings
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.executors.base import Job
 from nanobrain.security.policy import LOCAL_ADMIN
 from nanobrain.store.database import upgrade
-from nanobrain.store.executions import ExecutionStatus
 from tests.support.backing import backing
 
 

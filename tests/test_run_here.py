@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from nanobrain.config import load_settings
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.ids import new_id
 from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.policy import LOCAL_ADMIN
 from nanobrain.store.database import upgrade
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
 
 LONG = {"steps": 200, "step_seconds": 0.05}
 UVICORN_SHUTDOWN = "Task cancelled, timeout graceful shutdown exceeded"  # what uvicorn says

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.dialects import sqlite
 
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.ids import new_id
 from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import ExecutionRecord, ExecutionRepository, ExecutionStatus, new_id
+from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.models import UNFINISHED
 
 INDEX = "ix_executions_unfinished"

@@ -16,14 +16,11 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.ids import new_id
 from nanobrain.store.audit import AuditRepository
 from nanobrain.store.database import create_engine, upgrade
-from nanobrain.store.executions import (
-    ExecutionRecord,
-    ExecutionRepository,
-    ExecutionStatus,
-    new_id,
-)
+from nanobrain.store.executions import ExecutionRepository, record_to_row
 from nanobrain.store.models import AuditRow, ExecutionRow
 from nanobrain.store.sqlite_rows import SqliteRows, sqlite_datetime
 
@@ -201,11 +198,11 @@ def test_fast_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) -> None
 
     for record, got in zip(originals, fast_read, strict=True):
         assert got is not None
-        assert_same_instants(got.to_row(), record.to_row())
+        assert_same_instants(record_to_row(got), record_to_row(record))
     for (record, copy), got in zip(pairs, slow_read, strict=True):
         assert got is not None
         assert got.id == copy.id
-        assert_same_instants({**got.to_row(), "id": record.id}, record.to_row())
+        assert_same_instants({**record_to_row(got), "id": record.id}, record_to_row(record))
 
 
 @pytest.mark.parametrize(
@@ -240,9 +237,9 @@ def test_upsert_of_an_existing_id_updates_it(tmp_path: Path, first: str, then: s
     assert got is not None
     assert got.status is ExecutionStatus.SUCCEEDED
     assert got.output == {"answer": "✓", "items": [1, {"x": None}]}
-    assert_same_instants(got.to_row(), record.to_row())
+    assert_same_instants(record_to_row(got), record_to_row(record))
     assert untouched is not None
-    assert_same_instants(untouched.to_row(), other.to_row())
+    assert_same_instants(record_to_row(untouched), record_to_row(other))
     with sqlite3.connect(path) as connection:
         count = connection.execute("SELECT count(*) FROM executions").fetchone()[0]
         finished = connection.execute(

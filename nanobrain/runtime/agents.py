@@ -15,10 +15,10 @@ from nanobrain.core import jsoncodec
 from nanobrain.core.agent import Agent
 from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.spec import Runnable, build_runnable
 from nanobrain.llm.base import Finished, Message, MeteredLLM, TextDelta, ToolCall, ToolSpec
 from nanobrain.runtime.errors import Forbidden
-from nanobrain.store.executions import ExecutionStatus
 
 if TYPE_CHECKING:
     from nanobrain.runtime.service import ExecutionService

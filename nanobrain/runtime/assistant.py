@@ -17,12 +17,12 @@ from pydantic import Field
 from nanobrain.core import jsoncodec
 from nanobrain.core.agent import Agent
 from nanobrain.core.context import Context
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.spec import Runnable, build_runnable
 from nanobrain.core.types import File
 from nanobrain.llm.base import MeteredLLM
 from nanobrain.routing.analyzer import RequestAnalyzer
 from nanobrain.runtime.agents import run_agent
-from nanobrain.store.executions import ExecutionStatus
 
 if TYPE_CHECKING:
     from nanobrain.runtime.service import ExecutionService

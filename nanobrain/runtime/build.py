@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
+from nanobrain.crypto.keyring import KeyRing
 from nanobrain.llm.factory import provider_from_settings
 from nanobrain.routing.analyzer import LexicalAnalyzer, RequestAnalyzer
 from nanobrain.runtime import agents
@@ -37,7 +38,6 @@ from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.directory import UserDirectory
-from nanobrain.security.keyring import KeyRing
 from nanobrain.store.chat import ChatRepository
 from nanobrain.store.database import create_engine
 from nanobrain.store.encrypted_blobs import open_blob_store
@@ -48,6 +48,7 @@ from nanobrain.store.users import UserRepository
 
 @dataclass
 class Runtime:
+    registry: Registry  # what it serves: the given registry plus the built-ins (`assistant`)
     engine: AsyncEngine
     files: FileService
     executions: ExecutionService
@@ -87,7 +88,10 @@ def connect_redis(settings: Settings) -> Redis:
 
 def build_runtime(settings: Settings, registry: Registry, *, worker: str | None = None) -> Runtime:
     """`worker`: the name under which a `nanobrain worker` process takes jobs. Raises
-    `StorageKeyError` when the configured encryption keys cannot serve the stored data."""
+    `StorageKeyError` when the configured encryption keys cannot serve the stored data.
+
+    `registry` is left as it is: the runtime serves a copy, with its built-ins added."""
+    registry = registry.copy()
     ring = KeyRing.from_secrets(settings.storage.encryption_keys)
     blobs = open_blob_store(settings.files_dir, ring)
     config = settings.runtime
@@ -165,6 +169,7 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         registry.workflows[ASSISTANT] = assistant_runnable(service, analyzer)
     chat = ChatService(ChatRepository(engine, ring), service, settings.chat_workflow)
     return Runtime(
+        registry=registry,
         engine=engine,
         files=files,
         executions=service,

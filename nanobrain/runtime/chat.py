@@ -21,6 +21,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from nanobrain.core.context import Context
+from nanobrain.core.execution import ExecutionRecord
+from nanobrain.core.ids import new_id
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import (
@@ -40,7 +42,6 @@ from nanobrain.store.chat import (
     ChatValueUnreadable,
     NewMessage,
 )
-from nanobrain.store.executions import ExecutionRecord, new_id
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 200  # messages a turn sees

@@ -1,9 +1,9 @@
 """Per-execution time limits, enforced by one periodic sweep instead of a loop timer each.
 
-Arming and cancelling a timer costs about 3 µs under uvloop (`asyncio.timeout` about 6 µs), more
-than the rest of a no-op execution's scheduling. Time limits are seconds to hours, so one sweep
-every `resolution` seconds over the executions that are running is exact enough, and a limit
-costs two dict operations.
+A loop timer per execution (`asyncio.timeout`) costs more than the rest of a no-op execution's
+scheduling (the README's design notes give the figures). Time limits are seconds to hours, so
+one sweep every `resolution` seconds over the executions that are running is exact enough, and a
+limit costs two dict operations.
 """
 
 from __future__ import annotations

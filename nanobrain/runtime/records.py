@@ -30,14 +30,11 @@ from collections.abc import Callable
 from typing import Any
 
 from nanobrain.core import jsoncodec
+from nanobrain.core.clock import utcnow
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.observability.metrics import RECORD_WRITE_FAILURES
 from nanobrain.runtime.errors import StoreUnavailable
-from nanobrain.store.executions import (
-    ExecutionRecord,
-    ExecutionRepository,
-    ExecutionStatus,
-    utcnow,
-)
+from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.failures import database_unavailable
 
 log = logging.getLogger(__name__)

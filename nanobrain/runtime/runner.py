@@ -20,6 +20,7 @@ from pydantic_core import PydanticSerializationError
 from nanobrain.core import jsoncodec
 from nanobrain.core.context import Context
 from nanobrain.core.errors import WorkflowError
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
 from nanobrain.llm.base import LLMProvider, MeteredLLM
@@ -37,7 +38,6 @@ from nanobrain.runtime.executors.base import HANDOVER, REASONS, SHUTDOWN, Job
 from nanobrain.runtime.files import ExecutionFiles, FileService
 from nanobrain.runtime.outages import unavailable
 from nanobrain.runtime.records import ExecutionRecords
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 
 log = logging.getLogger(__name__)
 INTERRUPTED = "interrupted: the server stopped while this execution was running"

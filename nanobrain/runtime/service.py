@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.ids import new_id
 from nanobrain.core.registry import Registry
 from nanobrain.core.spec import Runnable
 from nanobrain.core.types import File
@@ -33,7 +35,6 @@ from nanobrain.runtime.outages import Unavailable, unavailable
 from nanobrain.runtime.records import ExecutionRecords
 from nanobrain.runtime.runner import INTERRUPTED, ExecutionRunner, Publisher, lookup
 from nanobrain.security.directory import AccountGone, UserDirectory
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus, new_id
 
 # Raises unless the user may add a turn to the chat session (ChatService installs it).
 SessionCheck = Callable[[str, User], Awaitable[None]]

@@ -14,9 +14,9 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from nanobrain.core import jsoncodec
+from nanobrain.core.clock import utcnow
 from nanobrain.core.user import User
 from nanobrain.store.audit import AuditRepository
-from nanobrain.store.executions import utcnow
 from nanobrain.store.failures import database_unavailable
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from typing import Any
 import jwt
 
 from nanobrain.config import BearerIssuerConfig
+from nanobrain.core.clock import utcnow
 from nanobrain.core.user import User
 from nanobrain.security import api_keys
 from nanobrain.security.accounts import external_user
@@ -29,7 +30,6 @@ from nanobrain.security.policy import lower_role, user_with_role
 from nanobrain.security.revocations import Revocations
 from nanobrain.security.tokens import InvalidToken, TokenSigner
 from nanobrain.store.api_keys import ApiKeyRepository
-from nanobrain.store.executions import utcnow
 
 MAX_CACHED = 50_000
 

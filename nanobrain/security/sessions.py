@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from nanobrain.core.clock import utcnow
+from nanobrain.core.ids import new_id
 from nanobrain.security.revocations import Revocations
 from nanobrain.security.tokens import TokenSigner
-from nanobrain.store.executions import new_id, utcnow
 from nanobrain.store.refresh_tokens import RefreshTokenRepository
 from nanobrain.store.users import UserRecord, UserRepository
 

@@ -19,8 +19,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.security.keyring import DecryptionError, KeyRing
-from nanobrain.store.executions import new_id, utcnow
+from nanobrain.core.clock import utcnow
+from nanobrain.core.ids import new_id
+from nanobrain.crypto.keyring import DecryptionError, KeyRing
 from nanobrain.store.models import ChatMessageRow, ChatSessionRow
 from nanobrain.store.sealed import open_json, open_text, seal_json, seal_text
 

@@ -15,9 +15,9 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from nanobrain.config.urls import async_database_url
 from nanobrain.core import jsoncodec
 from nanobrain.store.private import private_sqlite
-from nanobrain.store.urls import async_database_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 

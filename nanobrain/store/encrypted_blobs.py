@@ -1,5 +1,5 @@
 """Encryption at rest for stored files: a `BlobStore` that keeps content encrypted in a
-`LocalBlobStore` (the format is `nanobrain.security.stream_cipher`), and the choice of store."""
+`LocalBlobStore` (the format is `nanobrain.crypto.stream_cipher`), and the choice of store."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from nanobrain.security import stream_cipher
-from nanobrain.security.keyring import DecryptionError, KeyRing
+from nanobrain.crypto import stream_cipher
+from nanobrain.crypto.keyring import DecryptionError, KeyRing
 from nanobrain.store.blobs import (
     BlobStore,
     BlobUnreadable,

@@ -1,11 +1,9 @@
-"""Execution records, their state machine, and the repository that persists them."""
+"""The repository that persists execution records (the model is `nanobrain.core.execution`)."""
 
 from __future__ import annotations
 
 import base64
-import enum
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any, cast
@@ -16,102 +14,23 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.core.ids import ordered_id
-from nanobrain.security.keyring import KeyRing
+from nanobrain.core.clock import utcnow
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.crypto.keyring import KeyRing
 from nanobrain.store.models import UNFINISHED, ExecutionRow
 from nanobrain.store.sealed import open_json, open_text, seal_json, seal_text
 from nanobrain.store.sqlite_rows import SqliteRows
 
 
-class ExecutionStatus(enum.StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    final: bool  # an end state; set on each member below (read about ten times per execution)
+def record_to_row(record: ExecutionRecord) -> dict[str, Any]:
+    return dict(zip(_COLUMNS, _ATTRIBUTES(record), strict=True))
 
 
-_FINAL = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
-for _status in ExecutionStatus:
-    _status.final = _status in _FINAL
-_NONE: frozenset[ExecutionStatus] = frozenset()
-_TRANSITIONS: dict[ExecutionStatus, frozenset[ExecutionStatus]] = {
-    ExecutionStatus.QUEUED: frozenset(
-        {ExecutionStatus.RUNNING, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
-    ),
-    ExecutionStatus.RUNNING: _FINAL,
-}
-
-
-class InvalidTransition(RuntimeError):
-    pass
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    """A row key: 32 hex digits, time-ordered and unguessable (see `nanobrain.core.ids`)."""
-    return ordered_id()
-
-
-@dataclass(slots=True)
-class ExecutionRecord:
-    """The durable record of one execution: who ran what, when, and how it ended."""
-
-    id: str
-    workflow: str
-    owner_id: str
-    kind: str = "workflow"
-    status: ExecutionStatus = ExecutionStatus.QUEUED
-    input: Any = None
-    output: Any = None
-    error: dict[str, Any] | None = None
-    artifacts: list[dict[str, Any]] = field(default_factory=list)
-    progress_fraction: float | None = None
-    progress_message: str | None = None
-    progress_step: str | None = None
-    session_id: str | None = None
-    request_id: str | None = None
-    routed_from: str | None = None
-    last_seq: int = 0
-    attempts: int = 0
-    created_at: datetime = field(default_factory=utcnow)
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-
-    def transition(self, status: ExecutionStatus) -> None:
-        """Move along queued -> running -> succeeded | failed | cancelled, or raise."""
-        if status not in _TRANSITIONS.get(self.status, _NONE):
-            raise InvalidTransition(
-                f"execution {self.id}: {self.status} -> {status} is not allowed"
-            )
-        self.status = status
-        if status is ExecutionStatus.RUNNING:
-            self.started_at = utcnow()
-            self.attempts += 1
-        elif status.final:
-            self.finished_at = utcnow()
-
-    def requeue(self) -> None:
-        """Back to `queued` after its worker died, to run again (retry-safe workflows only)."""
-        if self.status is not ExecutionStatus.RUNNING:
-            raise InvalidTransition(f"execution {self.id}: only a running one can be requeued")
-        self.status = ExecutionStatus.QUEUED
-        self.started_at = None
-
-    def to_row(self) -> dict[str, Any]:
-        return dict(zip(_COLUMNS, _ATTRIBUTES(self), strict=True))
-
-    @classmethod
-    def from_row(cls, row: ExecutionRow) -> ExecutionRecord:
-        values = {name: getattr(row, name) for name in _COLUMNS}
-        values["status"] = ExecutionStatus(values["status"])
-        values["artifacts"] = values["artifacts"] or []
-        return cls(**values)
+def record_from_row(row: ExecutionRow) -> ExecutionRecord:
+    values = {name: getattr(row, name) for name in _COLUMNS}
+    values["status"] = ExecutionStatus(values["status"])
+    values["artifacts"] = values["artifacts"] or []
+    return ExecutionRecord(**values)
 
 
 _COLUMNS = tuple(column.name for column in ExecutionRow.__table__.columns)
@@ -194,7 +113,7 @@ class ExecutionRepository:
         return row
 
     def _open(self, row: Any) -> ExecutionRecord:
-        record = ExecutionRecord.from_row(row)
+        record = record_from_row(row)
         ring = self._ring
         if ring is None:
             return record
@@ -221,11 +140,13 @@ class ExecutionRepository:
             if self._ring is None:
                 params = [_SQLITE_ROWS.convert(_ATTRIBUTES(record)) for record in records]
             else:
-                params = [_SQLITE_ROWS.params(self._seal(record.to_row())) for record in records]
+                params = [
+                    _SQLITE_ROWS.params(self._seal(record_to_row(record))) for record in records
+                ]
             async with self._engine.begin() as connection:
                 await _SQLITE_ROWS.write_params(connection, params)
             return
-        rows = [self._seal(record.to_row()) for record in records]
+        rows = [self._seal(record_to_row(record)) for record in records]
         table = cast(Table, ExecutionRow.__table__)
         statement = self._insert(table)
         statement = statement.on_conflict_do_update(
@@ -257,7 +178,7 @@ class ExecutionRepository:
     ) -> bool:
         """Write `record` if its row is still in `status` at `attempts`; False if another process
         changed it first. The one arbiter between replicas, workers and the reaper."""
-        values = self._seal(record.to_row())
+        values = self._seal(record_to_row(record))
         values.update(_id=values.pop("id"), _status=status.value, _attempts=attempts)
         async with self._engine.begin() as connection:
             result = await connection.execute(_COMPARE_AND_SET, values)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.store.executions import utcnow
+from nanobrain.core.clock import utcnow
 from nanobrain.store.models import FileRow
 
 

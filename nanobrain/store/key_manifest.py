@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 
-from nanobrain.security.keyring import KeyRing
+from nanobrain.crypto.keyring import KeyRing
 from nanobrain.store.blobs import LocalBlobStore, new_key
 from nanobrain.store.private import create_private
 

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.store.executions import new_id, utcnow
+from nanobrain.core.clock import utcnow
+from nanobrain.core.ids import new_id
 from nanobrain.store.models import RefreshTokenRow
 
 

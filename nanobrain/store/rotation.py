@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from nanobrain.security.keyring import DecryptionError, KeyRing
+from nanobrain.crypto.keyring import DecryptionError, KeyRing
 from nanobrain.store.blobs import BlobUnreadable, LocalBlobStore
 from nanobrain.store.encrypted_blobs import EncryptedBlobStore
 from nanobrain.store.executions import SEALED_JSON, SEALED_TEXT

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from nanobrain.core import jsoncodec
-from nanobrain.security.keyring import TEXT_PREFIX, DecryptionError, KeyRing
+from nanobrain.crypto.keyring import TEXT_PREFIX, DecryptionError, KeyRing
 
 
 def context(column: str, row_id: str) -> str:

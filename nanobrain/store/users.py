@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from nanobrain.store.executions import new_id, utcnow
+from nanobrain.core.clock import utcnow
+from nanobrain.core.ids import new_id
 from nanobrain.store.models import UserRow
 
 

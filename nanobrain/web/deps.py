@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import HTTPConnection
 
+from nanobrain.core.execution import ExecutionRecord
 from nanobrain.core.user import User
 from nanobrain.runtime.events.base import Event
 from nanobrain.runtime.outages import unavailable
@@ -20,7 +21,6 @@ from nanobrain.runtime.service import visible
 from nanobrain.security.audit import client_address
 from nanobrain.security.credentials import Identity
 from nanobrain.security.guard import AUTH_GROUP, Refused
-from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.state import app_state
 

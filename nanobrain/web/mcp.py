@@ -19,11 +19,11 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import Message, Receive, Scope, Send
 
 from nanobrain import __version__
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput, RuntimeProblem
 from nanobrain.security.policy import EXECUTE
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from nanobrain.web.body import parse_json, read_body
 from nanobrain.web.deps import Permission, declares
 from nanobrain.web.problems import ProblemError, outage

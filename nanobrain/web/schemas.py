@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from nanobrain.store.executions import ExecutionRecord
+from nanobrain.core.execution import ExecutionRecord
 
 StatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 Mode = Literal["sync", "job", "stream", "chat"]

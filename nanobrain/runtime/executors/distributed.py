@@ -41,12 +41,12 @@ from taskiq.kicker import AsyncKicker
 from taskiq.message import BrokerMessage, TaskiqMessage
 from taskiq_redis import RedisStreamBroker
 
+from nanobrain.core.clock import utcnow
 from nanobrain.core.user import User
 from nanobrain.runtime.executors.base import Executor, Job, Load, Runner
 from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.outages import unavailable
-from nanobrain.store.executions import utcnow
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from nanobrain.core.clock import utcnow
 from nanobrain.core.user import User
 from nanobrain.security.accounts import AccountError, external_user
 from nanobrain.security.api_keys import digest, display_prefix, new_key
@@ -17,7 +18,6 @@ from nanobrain.security.passwords import verify_password
 from nanobrain.security.policy import ADMIN, READ, role_at_most, user_with_role
 from nanobrain.security.services import SecurityServices
 from nanobrain.security.sessions import RefreshRefused, TokenPair
-from nanobrain.store.executions import utcnow
 from nanobrain.store.users import UserRecord
 from nanobrain.web.auth_schemas import (
     ApiKeyCreate,

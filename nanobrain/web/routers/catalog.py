@@ -9,22 +9,22 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from nanobrain.core.agent import Agent
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import NotFound
 from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.store.executions import ExecutionStatus
 from nanobrain.web.body import parse_model, read_body
-from nanobrain.web.deps import require
-from nanobrain.web.responses import JSON, problem
-from nanobrain.web.routers.chat import (
+from nanobrain.web.chat_turns import (
     as_response,
     finished_reply,
     parse,
     request_id,
     turn_stream,
 )
+from nanobrain.web.deps import require
+from nanobrain.web.responses import JSON, problem
 from nanobrain.web.schemas import (
     AgentCapabilities,
     AgentInfo,

@@ -7,11 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.runtime.files import can_see_all
 from nanobrain.security.policy import READ
-from nanobrain.store.executions import ExecutionStatus, decode_cursor, encode_cursor
+from nanobrain.store.executions import decode_cursor, encode_cursor
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON
 from nanobrain.web.schemas import ExecutionPage, status_body

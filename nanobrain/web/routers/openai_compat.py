@@ -17,12 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sse_starlette import ServerSentEvent
 from starlette.responses import Response
 
+from nanobrain.core.execution import ExecutionRecord
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import NotFound, RuntimeProblem
 from nanobrain.runtime.events.base import Event, StreamLagged
 from nanobrain.runtime.runner import reply_text
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import read_json
 from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.problems import ProblemError, outage

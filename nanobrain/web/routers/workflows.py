@@ -10,11 +10,11 @@ from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.store.executions import ExecutionRecord, ExecutionStatus
 from nanobrain.web.body import media_type, parse_model, read_body, read_form, upload_chunks
 from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.lean import lean
@@ -32,6 +32,7 @@ from nanobrain.web.schemas import (
 )
 from nanobrain.web.state import AppState, app_state
 from nanobrain.web.streaming import event_stream, resume_point, stream_slot
+from nanobrain.web.workflow_choice import pick_workflow
 
 router = APIRouter(tags=["workflows"])
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
@@ -200,30 +201,6 @@ async def _store_uploads(
         is_list = properties.get(field, {}).get("type") == "array"
         data[field] = ids if is_list or len(ids) > 1 else ids[0]
     return data
-
-
-def pick_workflow(body: ExecuteRequest, state: AppState, user: User) -> tuple[Runnable, bool]:
-    if body.workflow:
-        return state.executions.runnable("workflow", body.workflow, user), False
-    if not body.query:
-        raise InvalidInput(
-            "name a `workflow`, or describe what you want in `query`",
-            [
-                {
-                    "loc": ["body", "workflow"],
-                    "msg": "either workflow or query is required",
-                    "type": "missing",
-                }
-            ],
-        )
-    candidates = [spec for spec in state.registry.workflows.values() if spec.allows(user.role)]
-    decision = state.analyzer.analyze(body.query, candidates)
-    if decision.workflow is None:
-        raise InvalidInput(
-            "no workflow matches the query; name one in `workflow`",
-            [{"loc": ["body", "query"], "msg": "no matching workflow", "type": "no_route"}],
-        )
-    return state.registry.workflows[decision.workflow], True
 
 
 async def _visible(request: Request, user: User) -> ExecutionRecord:

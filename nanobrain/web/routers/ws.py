@@ -49,6 +49,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from nanobrain.config import LimitsConfig
+from nanobrain.core.execution import ExecutionRecord
 from nanobrain.core.user import User
 from nanobrain.observability.metrics import STREAMS_REFUSED
 from nanobrain.runtime.errors import RuntimeProblem, validation_errors
@@ -57,16 +58,15 @@ from nanobrain.runtime.service import visible
 from nanobrain.security.credentials import AuthenticationFailed, Credential, Identity, credential_in
 from nanobrain.security.guard import Refused
 from nanobrain.security.policy import READ
-from nanobrain.store.executions import ExecutionRecord
 from nanobrain.web.body import parse_json
 from nanobrain.web.deps import declares
 from nanobrain.web.problems import ProblemError, outage
 from nanobrain.web.responses import dumps
-from nanobrain.web.routers.workflows import pick_workflow
 from nanobrain.web.schemas import ExecuteRequest
 from nanobrain.web.state import AppState, app_state
 from nanobrain.web.stream_caps import UNCOUNTED, TooManyStreams
 from nanobrain.web.streaming import draining_data, lagged_data
+from nanobrain.web.workflow_choice import pick_workflow
 from nanobrain.web.ws_messages import (
     Auth,
     Cancel,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from nanobrain.security.keyring import SALT_BYTES, DecryptionError, KeyRing
+from nanobrain.crypto.keyring import SALT_BYTES, DecryptionError, KeyRing
 
 MAGIC = b"NBEF"
 VERSION = 1

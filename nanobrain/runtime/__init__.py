@@ -1,0 +1,1 @@
+"""Workflow orchestration: the execution service, runner, executors, event buses, records."""

@@ -1,0 +1,1 @@
+"""The HTTP, SSE, WebSocket and MCP surface: the app factory, routers, transports and the UI."""
