@@ -931,6 +931,17 @@ export interface components {
                 [key: string]: number;
             } | null;
         };
+        /** ChatRequest */
+        ChatRequest: {
+            /** Attachments */
+            attachments?: string[];
+            /** Message */
+            message: string;
+            /** Session Id */
+            session_id?: string | null;
+            /** Workflow */
+            workflow?: string | null;
+        };
         /** ChatSessionBody */
         ChatSessionBody: {
             /** Created At */
@@ -950,32 +961,20 @@ export interface components {
         };
         /** ExecuteRequest */
         ExecuteRequest: {
-            /**
-             * Input
-             * @default null
-             */
+            /** Input */
             input?: {
                 [key: string]: unknown;
             } | null;
-            /**
-             * Query
-             * @default null
-             */
+            /** Query */
             query?: string | null;
-            /**
-             * Session Id
-             * @default null
-             */
+            /** Session Id */
             session_id?: string | null;
             /**
              * Wait
              * @default false
              */
             wait?: boolean;
-            /**
-             * Workflow
-             * @default null
-             */
+            /** Workflow */
             workflow?: string | null;
         };
         /** ExecutionOutcome */
@@ -1142,6 +1141,18 @@ export interface components {
             status: number;
             title: string;
             type: string;
+        };
+        /** ProcessRequest */
+        ProcessRequest: {
+            /** Input */
+            input: string;
+            /** Session Id */
+            session_id?: string | null;
+            /**
+             * Stream
+             * @default false
+             */
+            stream?: boolean;
         };
         /** Progress */
         Progress: {
@@ -1817,7 +1828,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProcessRequest"];
+            };
+        };
         responses: {
             /** @description with `stream` */
             200: {
@@ -2451,7 +2466,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             200: {
@@ -2473,6 +2492,15 @@ export interface operations {
             };
             /** @description authenticated, but not permitted */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2707,7 +2735,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatRequest"];
+            };
+        };
         responses: {
             /** @description the turn's events */
             200: {
@@ -2730,6 +2762,15 @@ export interface operations {
             };
             /** @description authenticated, but not permitted */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3888,6 +3929,15 @@ export interface operations {
             };
             /** @description authenticated, but not permitted */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
