@@ -1,4 +1,4 @@
-"""The execution record writer (`runtime/records.py`) against real databases: one record it cannot
+"""The execution record writer (`runtime/records/`) against real databases: one record it cannot
 store never holds up the others, a database that refuses writes is retried with backoff and
 reported, and values JSON allows (integers past 64 bits) are stored exactly.
 
