@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from nanobrain.core.llm import LLM
 from nanobrain.core.types import File
 from nanobrain.core.user import User
 
@@ -26,7 +27,10 @@ class FileAccess(Protocol):
 
 
 class Context:
-    """Passed as the first argument to a workflow or tool that declares a `Context` parameter.
+    """Passed to a workflow or tool that declares a `Context` parameter (it is optional: a
+    workflow that reports nothing and needs no files, session or model can leave it out).
+
+    `llm` is the configured language model (`LLM`), or None when none is configured.
 
     In a chat turn, `session` is the conversation's state (a JSON-able dict saved after each
     successful turn), `history` its earlier messages (`{"role", "content", ...}`, oldest first),
@@ -44,7 +48,7 @@ class Context:
         session_id: str | None = None,
         session: dict[str, Any] | None = None,
         history: list[dict[str, Any]] | None = None,
-        llm: Any = None,
+        llm: LLM | None = None,
     ) -> None:
         self.execution_id = execution_id
         self.workflow = workflow

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Literal, TypeVar, overload
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, Unpack, overload
 
+from nanobrain.core.options import ToolOptions, WorkflowOptions
 from nanobrain.core.spec import Runnable, build_runnable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -17,7 +18,7 @@ def spec_of(obj: Any) -> Runnable | None:
     return spec if isinstance(spec, Runnable) else None
 
 
-def _decorate(kind: Literal["workflow", "tool"], fn: F | None, options: dict[str, Any]) -> Any:
+def _decorate(kind: Literal["workflow", "tool"], fn: F | None, options: WorkflowOptions) -> Any:
     def attach(target: F) -> F:
         setattr(target, SPEC_ATTRIBUTE, build_runnable(target, kind=kind, **options))
         return target
@@ -26,24 +27,12 @@ def _decorate(kind: Literal["workflow", "tool"], fn: F | None, options: dict[str
 
 
 @overload
-def workflow(fn: F) -> F: ...
+def workflow(fn: F, /) -> F: ...
 @overload
-def workflow(
-    *,
-    name: str | None = None,
-    title: str | None = None,
-    description: str | None = None,
-    tags: Iterable[str] = (),
-    version: str = "1",
-    examples: Iterable[str] = (),
-    mode: str | None = None,
-    timeout: float | None = None,
-    roles: Iterable[str] | None = None,
-    retry_safe: bool = False,
-    cache: bool | float = False,
-) -> Callable[[F], F]: ...
-def workflow(fn: Any = None, **options: Any) -> Any:
-    """Register an async function `(ctx: Context, **typed_inputs) -> Output` as a workflow.
+def workflow(**options: Unpack[WorkflowOptions]) -> Callable[[F], F]: ...
+def workflow(fn: Any = None, /, **options: Unpack[WorkflowOptions]) -> Any:
+    """Register an async function `(ctx: Context, **typed_inputs) -> Output` as a workflow
+    (`ctx` is optional). Options: `core.options.WorkflowOptions`.
 
     The mode is `stream` for async generators and `sync` otherwise, unless `mode` says `job`
     (long-running: clients submit and poll or subscribe) or `chat` (takes `message: str`).
@@ -55,19 +44,10 @@ def workflow(fn: Any = None, **options: Any) -> Any:
 
 
 @overload
-def tool(fn: F) -> F: ...
+def tool(fn: F, /) -> F: ...
 @overload
-def tool(
-    *,
-    name: str | None = None,
-    title: str | None = None,
-    description: str | None = None,
-    tags: Iterable[str] = (),
-    version: str = "1",
-    examples: Iterable[str] = (),
-    timeout: float | None = None,
-    roles: Iterable[str] | None = None,
-) -> Callable[[F], F]: ...
-def tool(fn: Any = None, **options: Any) -> Any:
-    """Register a typed async function as a tool that agents, the API and MCP can call."""
-    return _decorate("tool", fn, options)
+def tool(**options: Unpack[ToolOptions]) -> Callable[[F], F]: ...
+def tool(fn: Any = None, /, **options: Unpack[ToolOptions]) -> Any:
+    """Register a typed async function as a tool that agents, the API and MCP can call.
+    Options: `core.options.ToolOptions`."""
+    return _decorate("tool", fn, WorkflowOptions(**options))

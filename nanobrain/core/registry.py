@@ -21,13 +21,10 @@ import yaml
 from nanobrain.core.agent import Agent
 from nanobrain.core.decorators import spec_of
 from nanobrain.core.errors import RegistrationError
+from nanobrain.core.options import WORKFLOW_OPTIONS
 from nanobrain.core.spec import Runnable, build_runnable
 
 ENTRY_POINT_GROUP = "nanobrain.workflows"
-_SPEC_OPTIONS = (
-    "name", "title", "description", "tags", "version", "examples", "mode", "timeout", "roles",
-    "retry_safe", "cache",
-)  # fmt: skip
 _YAML_SECTIONS = {"imports", "workflows", "tools", "agents"}
 
 
@@ -42,6 +39,15 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.workflows) + len(self.tools) + len(self.agents)
+
+    def copy(self) -> Registry:
+        """A registry with the same entries, to add to without changing this one."""
+        copied = Registry()
+        copied.workflows = dict(self.workflows)
+        copied.tools = dict(self.tools)
+        copied.agents = dict(self.agents)
+        copied.sources = list(self.sources)
+        return copied
 
     # -- registering -----------------------------------------------------------------------
     def add(self, obj: Any, *, source: str = "") -> None:
@@ -232,10 +238,10 @@ def _runnable_from_yaml(entry: Any, kind: str, where: str) -> Runnable:
     if not isinstance(entry, dict) or not isinstance(entry.get("callable"), str):
         raise RegistrationError(f"{where}: needs `callable: module:function`")
     options = {key: value for key, value in entry.items() if key != "callable"}
-    unknown = set(options) - set(_SPEC_OPTIONS)
+    unknown = set(options) - set(WORKFLOW_OPTIONS)
     if unknown:
         raise RegistrationError(
-            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {list(_SPEC_OPTIONS)}"
+            f"{where}: unknown key(s) {sorted(unknown)}; allowed: {list(WORKFLOW_OPTIONS)}"
         )
     fn = import_object(entry["callable"])
     existing = spec_of(fn)
@@ -243,7 +249,7 @@ def _runnable_from_yaml(entry: Any, kind: str, where: str) -> Runnable:
         raise RegistrationError(f"{where}: {entry['callable']} is a {existing.kind}, not a {kind}")
     if existing is not None and not options:
         return existing
-    inherited = {key: getattr(existing, key) for key in _SPEC_OPTIONS} if existing else {}
+    inherited = {key: getattr(existing, key) for key in WORKFLOW_OPTIONS} if existing else {}
     if kind == "tool":
         inherited.pop("mode", None)
         inherited.pop("retry_safe", None)

@@ -11,12 +11,13 @@ import re
 import typing
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, Unpack, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, RootModel, create_model
 
 from nanobrain.core.context import Context
 from nanobrain.core.errors import RegistrationError
+from nanobrain.core.options import WorkflowOptions
 from nanobrain.core.types import File
 
 Mode = Literal["sync", "job", "stream", "chat"]
@@ -101,19 +102,21 @@ def build_runnable(
     fn: Callable[..., Any],
     *,
     kind: Literal["workflow", "tool", "agent"],
-    name: str | None = None,
-    title: str | None = None,
-    description: str | None = None,
-    tags: typing.Iterable[str] = (),
-    version: str = "1",
-    examples: typing.Iterable[str] = (),
-    mode: str | None = None,
-    timeout: float | None = None,
-    roles: typing.Iterable[str] | None = None,
-    retry_safe: bool = False,
-    cache: bool | float = False,
+    **options: Unpack[WorkflowOptions],
 ) -> Runnable:
-    """Validate `fn`'s signature and derive its schemas; raise RegistrationError if unsupported."""
+    """Validate `fn`'s signature and derive its schemas; raise RegistrationError if unsupported.
+    Options left out take the defaults below."""
+    name = options.get("name")
+    title = options.get("title")
+    description = options.get("description")
+    tags = options.get("tags", ())
+    version = options.get("version", "1")
+    examples = options.get("examples", ())
+    mode = options.get("mode")
+    timeout = options.get("timeout")
+    roles = options.get("roles")
+    retry_safe = options.get("retry_safe", False)
+    cache = options.get("cache", False)
     where = f"{kind} {getattr(fn, '__qualname__', fn)!r}"
     if not callable(fn):
         raise RegistrationError(f"{where}: is not callable")
@@ -166,9 +169,6 @@ def build_runnable(
         fields[param.name] = (annotation, default)
         if _is_file_annotation(annotation):
             file_fields.append(param.name)
-
-    if kind != "tool" and context_param is None:
-        raise RegistrationError(f"{where}: a workflow's first parameter must be `ctx: Context`")
 
     returns = hints.get("return", inspect.Parameter.empty)
     if returns is inspect.Parameter.empty:

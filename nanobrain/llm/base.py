@@ -17,94 +17,35 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Message = dict[str, Any]
+from nanobrain.core.llm import (
+    Completion,
+    Finished,
+    LLMError,
+    LLMEvent,
+    Message,
+    TextDelta,
+    ToolCall,
+    ToolSpec,
+    TransientLLMError,
+    Usage,
+)
 
-
-class LLMError(Exception):
-    """The model could not answer; the message says why in terms a user can act on."""
-
-
-class TransientLLMError(LLMError):
-    """A failure worth retrying: connection trouble, rate limits, server errors, timeouts."""
-
-
-@dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """A tool the model may call, described by its JSON Schema."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
-
-    def openai(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text, as the model wrote it
-
-    def openai(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments},
-        }
-
-
-@dataclass(slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def add(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Finished:
-    reason: str  # stop | length | tool_calls
-    usage: Usage
-    tool_calls: tuple[ToolCall, ...] = ()
-
-
-LLMEvent = TextDelta | Finished
-
-
-@dataclass(slots=True)
-class Completion:
-    """A whole answer, as `LLMProvider.complete` collects it."""
-
-    text: str
-    finish_reason: str
-    usage: Usage
-    tool_calls: tuple[ToolCall, ...] = ()
+__all__ = [
+    "ChatRequest",
+    "Completion",
+    "Finished",
+    "LLMError",
+    "LLMEvent",
+    "LLMProvider",
+    "Message",
+    "MeteredLLM",
+    "RetryPolicy",
+    "TextDelta",
+    "ToolCall",
+    "ToolSpec",
+    "TransientLLMError",
+    "Usage",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

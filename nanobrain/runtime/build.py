@@ -50,6 +50,7 @@ from nanobrain.store.users import UserRepository
 
 @dataclass
 class Runtime:
+    registry: Registry  # what it serves: the given registry plus the built-ins (`assistant`)
     engine: AsyncEngine
     files: FileService
     executions: ExecutionService
@@ -89,7 +90,10 @@ def connect_redis(settings: Settings) -> Redis:
 
 def build_runtime(settings: Settings, registry: Registry, *, worker: str | None = None) -> Runtime:
     """`worker`: the name under which a `nanobrain worker` process takes jobs. Raises
-    `StorageKeyError` when the configured encryption keys cannot serve the stored data."""
+    `StorageKeyError` when the configured encryption keys cannot serve the stored data.
+
+    `registry` is left as it is: the runtime serves a copy, with its built-ins added."""
+    registry = registry.copy()
     ring = KeyRing.from_secrets(settings.storage.encryption_keys)
     blobs = open_blob_store(settings.files_dir, ring)
     config = settings.runtime
@@ -178,6 +182,7 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         registry.workflows[ASSISTANT] = assistant_runnable(service, analyzer)
     chat = ChatService(ChatRepository(engine, ring), service, settings.chat_workflow)
     return Runtime(
+        registry=registry,
         engine=engine,
         files=files,
         executions=service,

@@ -23,13 +23,11 @@ from taskiq.receiver import Receiver
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
 from nanobrain.observability.metrics_server import start_metrics_server
-from nanobrain.runtime import scratch
-from nanobrain.runtime.build import Runtime, build_runtime
+from nanobrain.runtime.assembly import Assembly, assemble
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
 from nanobrain.runtime.executors.shares import Reconciler, Turn
 from nanobrain.runtime.outages import OUTAGE_RETRY_SECONDS, unavailable
-from nanobrain.store.database import upgrade
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,8 @@ class Worker:
             )
         self.name = name or worker_name()
         self.settings = settings
-        self.runtime: Runtime = build_runtime(settings, registry, worker=self.name)
+        self.assembly: Assembly = assemble(settings, registry, worker=self.name)
+        self.runtime = self.assembly.runtime
         executor = self.runtime.executions.executor
         assert isinstance(executor, DistributedExecutor)
         self.executor = executor
@@ -68,11 +67,7 @@ class Worker:
         """Work until `stop` is set, then finish (or, past the grace period, interrupt) what
         runs, and leave."""
         config = self.settings.runtime
-        await upgrade(self.runtime.engine)
-        swept = await asyncio.to_thread(scratch.sweep)  # as the server does at start-up
-        if swept:
-            log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
-        await self.runtime.executions.start()
+        await self.assembly.start()  # as the server does at start-up
         heartbeats = self.executor.heartbeats
         background: list[asyncio.Task[None]] = []
         try:
@@ -114,7 +109,7 @@ class Worker:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await self.runtime.close()
+            await self.assembly.close()
         log.info("worker %s stopped", self.name)
 
     async def _execute(self, payload: dict[str, Any]) -> None:

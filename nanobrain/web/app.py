@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -18,11 +17,9 @@ from starlette.types import ASGIApp
 from nanobrain import __version__
 from nanobrain.config import Settings
 from nanobrain.core.registry import Registry
-from nanobrain.runtime import scratch
-from nanobrain.runtime.build import build_runtime
+from nanobrain.runtime.assembly import assemble
 from nanobrain.security.accounts import bootstrap_admin
-from nanobrain.security.services import SecurityServices, build_security
-from nanobrain.store.database import upgrade
+from nanobrain.security.services import SecurityServices
 from nanobrain.store.private import private_directory
 from nanobrain.web import openapi, problems
 from nanobrain.web.lean import LeanDispatcher, LeanFrontDoor
@@ -74,10 +71,12 @@ FLUSH_SECONDS = 1.0
 
 
 def build_state(settings: Settings, registry: Registry) -> AppState:
-    """Everything a running app holds. Raises `StorageKeyError` when the configured encryption
-    keys cannot serve the stored data."""
-    runtime = build_runtime(settings, registry)
-    security = build_security(settings, runtime.engine, runtime.executions.accounts)
+    """Everything a running app holds: the assembly (`runtime.assembly`) plus the web's own
+    parts. Raises `StorageKeyError` when the configured encryption keys cannot serve the
+    stored data."""
+    assembly = assemble(settings, registry)
+    runtime, security = assembly.runtime, assembly.security
+    assert security is not None  # an API process has them
     config = settings.runtime
     stream_caps = StreamCaps(
         config.fair_share.stream_limits(),
@@ -88,30 +87,20 @@ def build_state(settings: Settings, registry: Registry) -> AppState:
     )
 
     async def close() -> None:
-        await runtime.executions.stop()
+        await assembly.stop()
         await stream_caps.close()
-        # Bounded, as the records' last flush: the database may not be taking writes. A write
-        # it does not answer is left behind, not awaited (cancelling it would wait for it).
-        closing = asyncio.ensure_future(security.close())
-        await asyncio.wait({closing}, timeout=settings.runtime.flush_timeout_seconds)
-        failure = closing.exception() if closing.done() else TimeoutError()
-        if failure is not None:
-            closing.cancel()
-            log.error(
-                "stopping: audit entries and key usage could not be written (%s)",
-                type(failure).__name__,
-            )
-        await runtime.release()
+        await assembly.release()
 
     return AppState(
         settings=settings,
-        registry=registry,
+        registry=runtime.registry,
         engine=runtime.engine,
         executions=runtime.executions,
         files=runtime.files,
         analyzer=runtime.analyzer,
         redis=runtime.redis,
         close=close,
+        start=assembly.start,
         security=security,
         chat=runtime.chat,
         stream_caps=stream_caps,
@@ -150,25 +139,12 @@ def create_api(settings: Settings, registry: Registry) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings, registry)
         api.state.nanobrain = state
-        await upgrade(state.engine)
+        # The OpenAPI document describes what is served: the registry with the runtime's
+        # built-ins (until now it could only describe the registry given).
+        openapi.install(api, state.registry)
+        state.interrupted_at_start = await state.start()
         await bootstrap_admin(state.security.users, os.environ)
-        swept = await asyncio.to_thread(scratch.sweep)
-        if swept:
-            log.warning("removed %d plaintext scratch director(ies) of stopped processes", swept)
-        state.interrupted_at_start = await state.executions.start()
         await state.stream_caps.start()
-        if state.interrupted_at_start:
-            log.warning(
-                "marked %d execution(s) failed: they were unfinished when the server last stopped",
-                state.interrupted_at_start,
-            )
-        # Everything built so far (imported libraries, the registry, schemas) lives as long as the
-        # process: move it out of the collector's way, so full collections under load only scan
-        # what requests create (measured: p99 of the no-op execute 160 ms -> tens of ms).
-        gc.collect()
-        gc.freeze()
-        # Requests allocate many short-lived containers: collect the young generation less often.
-        gc.set_threshold(10_000, 20, 20)
         stopping = asyncio.Event()
         flusher = asyncio.create_task(_flush_periodically(state.security, stopping))
         state.ready = True

@@ -35,6 +35,8 @@ class AppState:
     security: SecurityServices
     chat: ChatService
     close: Callable[[], Awaitable[None]]  # stops the runtime, closes its connections
+    # readies the store, recovers what a stopped process left; how many it marked failed
+    start: Callable[[], Awaitable[int]]
     redis: Redis | None = None  # distributed mode
     ready: bool = False
     draining: asyncio.Event = field(default_factory=asyncio.Event)
