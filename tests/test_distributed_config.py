@@ -16,6 +16,7 @@ from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.events.redis import RedisEventBus
 from nanobrain.runtime.executors.distributed import DistributedExecutor
 from nanobrain.runtime.executors.local import LocalExecutor
+from nanobrain.runtime.records.local import LocalRecords
 from nanobrain.security.policy import LOCAL_ADMIN
 from nanobrain.store.database import upgrade
 from tests.support.backing import REDIS, backing
@@ -55,7 +56,7 @@ def test_redis_alone_keeps_the_embedded_runtime(tmp_path: Path) -> None:
         try:
             assert isinstance(runtime.executions.executor, LocalExecutor)
             assert isinstance(runtime.executions.bus, MemoryEventBus)
-            assert not runtime.executions.records.shared
+            assert isinstance(runtime.executions.records, LocalRecords)
         finally:
             await runtime.release()
 

@@ -1,4 +1,4 @@
-"""The execution record writer (`runtime/records.py`) against real databases: one record it cannot
+"""The execution record writer (`runtime/records/`) against real databases: one record it cannot
 store never holds up the others, a database that refuses writes is retried with backoff and
 reported, and values JSON allows (integers past 64 bits) are stored exactly.
 
@@ -26,7 +26,10 @@ from nanobrain.core.ids import new_id
 from nanobrain.crypto.keyring import KeyRing
 from nanobrain.observability.metrics import RECORD_WRITE_FAILURES
 from nanobrain.runtime.errors import StoreUnavailable
-from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
+from nanobrain.runtime.events.memory import MemoryEventBus
+from nanobrain.runtime.records.base import ExecutionRecords
+from nanobrain.runtime.records.local import LocalRecords
+from nanobrain.runtime.records.unwritable import UNWRITABLE
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from tests.support.backing import POSTGRES, backing
@@ -177,7 +180,9 @@ async def written(engine: AsyncEngine, execution_id: str) -> ExecutionRecord:
 def test_one_record_the_store_cannot_hold_fails_alone(tmp_path: Path) -> None:
     async def scenario() -> None:
         engine = await sqlite(tmp_path / "db.sqlite")
-        records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0.2)
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0.2
+        )
         replaced: list[tuple[str, bool]] = []
         records.on_unwritable = lambda made, was_final: replaced.append((made.id, was_final))
         await records.start()
@@ -212,7 +217,9 @@ def test_a_live_record_replaced_by_its_failure_is_settled(tmp_path: Path) -> Non
 
     async def scenario() -> None:
         engine = await sqlite(tmp_path / "db.sqlite")
-        records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0)
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0
+        )
         await records.start()
         running = record()
         records.add(running)
@@ -240,7 +247,9 @@ def test_postgresql_refusing_one_value_fails_only_its_record() -> None:
         async def scenario() -> None:
             engine = create_engine(services.env["NANOBRAIN_DATABASE_URL"])
             await upgrade(engine)
-            records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0.2)
+            records = LocalRecords(
+                ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0.2
+            )
             await records.start()
             good = [succeeded(output={"n": index}) for index in range(3)]
             bad = succeeded(output={"n": -1}, progress_message="a\x00b")
@@ -277,8 +286,8 @@ def test_a_database_refusing_writes_is_retried_with_backoff_then_caught_up(tmp_p
 
     async def scenario() -> None:
         engine = await sqlite(database)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0, flush_timeout=1.0
         )
         await records.start()
         first = succeeded(input={"seed": 1})
@@ -326,8 +335,8 @@ def test_closing_while_the_database_refuses_writes_keeps_its_deadline(tmp_path: 
 
     async def scenario() -> None:
         engine = await sqlite(database)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0, flush_timeout=1.0
         )
         await records.start()
         records.add(record())
@@ -403,8 +412,8 @@ def test_postgresql_stopped_and_started_again_loses_nothing(
     async def scenario() -> None:
         engine = create_engine(private_postgres.url)
         await upgrade(engine)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0, flush_timeout=1.0
         )
         await records.start()
         during = [succeeded(input={"seed": BIG + index}) for index in range(4)]

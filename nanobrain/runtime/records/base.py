@@ -1,4 +1,7 @@
-"""Execution records in memory with write-behind to the database.
+"""The records store: execution records in memory with write-behind to the database, and the
+events that announce their changes. Two implementations settle outcomes each their own way:
+`local` (this process runs every execution it records) and `shared` (workers elsewhere run them;
+PostgreSQL arbitrates). The assembly picks one.
 
 Requests never wait on a database round trip of their own: changes are marked dirty and a single
 flusher upserts everything dirty in one transaction (group commit), at most
@@ -12,10 +15,6 @@ record the database refuses for what it holds is replaced by a failed outcome of
 (down, full, locked, read-only) the flusher retries with exponential backoff, `flush()` gives up
 with `StoreUnavailable` after `flush_timeout` seconds, and `check()` reports the writer stuck once
 changes have waited that long; `close()` gives the last flush the same deadline.
-
-`shared=True` (distributed mode): other processes run and change the records, so only the records
-this process runs are kept in memory (with final ones, which never change), a worker takes an
-execution by compare-and-set on the database row, and outcomes are committed the same way.
 """
 
 from __future__ import annotations
@@ -25,15 +24,23 @@ import contextlib
 import dataclasses
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from nanobrain.core import jsoncodec
-from nanobrain.core.clock import utcnow
 from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.observability.metrics import RECORD_WRITE_FAILURES
+from nanobrain.runtime.closing import INTERRUPTED
 from nanobrain.runtime.errors import StoreUnavailable
+from nanobrain.runtime.events.base import EventBus
+from nanobrain.runtime.executors.base import SHUTDOWN
+from nanobrain.runtime.publisher import Publisher
+from nanobrain.runtime.records.unwritable import (
+    describe_error,
+    failed_copy,
+    unwritable_reason,
+)
 from nanobrain.store.executions import ExecutionRepository
 from nanobrain.store.failures import database_unavailable
 
@@ -42,23 +49,20 @@ BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
 PROBE_SECONDS = 1.0  # while refused, a request that needs durability brings the retry forward
 SUSPECT_STRIKES = 3  # a record that alone fails while others go in is, after this many, refused
-UNWRITABLE = "unwritable_record"
-_JSON_FIELDS = ("input", "output", "error", "artifacts")
-_TEXT_FIELDS = ("progress_message", "progress_step", "routed_from")
 
 
-class ExecutionRecords:
+class ExecutionRecords(ABC):
     def __init__(
         self,
         repository: ExecutionRepository,
+        bus: EventBus,
         *,
         cache_size: int = 10_000,
         write_behind_seconds: float = 0.05,
         flush_timeout: float = 5.0,
-        shared: bool = False,
     ):
         self.repository = repository
-        self.shared = shared
+        self.publisher = Publisher(bus)
         self._delay = write_behind_seconds
         self._flush_timeout = flush_timeout
         self._cache_size = cache_size
@@ -113,28 +117,80 @@ class ExecutionRecords:
                 self._last_error or "no answer in time",
             )
 
+    # -- what the two implementations do each their own way --------------------------------
+    @abstractmethod
     def add(self, record: ExecutionRecord) -> None:
         """Track a new record; it is written with the next batch (`flush()` to wait for it)."""
-        if not self.shared:  # shared: the worker that runs it holds the live copy
-            self._live[record.id] = record
-        self.touch(record)
 
+    @abstractmethod
     async def claim(self, execution_id: str) -> ExecutionRecord | None:
         """Move a queued execution to `running` for this process; None if it is not queued any
         more (cancelled before it started, or taken by another worker)."""
-        if not self.shared:
-            record = self.cached(execution_id) or await self.get(execution_id)
-            if record is None or record.status is not ExecutionStatus.QUEUED:
-                return None
-            record.transition(ExecutionStatus.RUNNING)
-            return record
-        record = await self.repository.claim(execution_id)
-        if record is not None:
-            self._live[record.id] = record
-        return record
+
+    @abstractmethod
+    def status(self, record: ExecutionRecord) -> None:
+        """Announce the record's new state (queued, running, or a cached outcome)."""
+
+    @abstractmethod
+    async def finish(
+        self,
+        record: ExecutionRecord,
+        status: ExecutionStatus,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record the outcome, then publish it: `result` or `error`, then the final `status`.
+        False if the execution had already ended, here or (shared) in another process."""
+
+    @abstractmethod
+    async def refuse(
+        self, record: ExecutionRecord, error: dict[str, Any], *, committed: bool
+    ) -> bool:
+        """Fail a new execution that never started because its admission failed (`committed`:
+        its record reached the database first); False if it had moved on meanwhile."""
+
+    @abstractmethod
+    def announce(self, record: ExecutionRecord) -> None:
+        """Publish the closing events of a record made final outside a run (replaced by its
+        failed outcome when it could not be stored)."""
+
+    @abstractmethod
+    async def wait(self, record: ExecutionRecord, max_wait: float) -> ExecutionRecord:
+        """Wait up to `max_wait` seconds for a final state; return the record as it then is."""
+
+    @abstractmethod
+    async def cancel_unclaimed(self, record: ExecutionRecord) -> ExecutionRecord:
+        """Cancel here an execution that no run holds yet; the record as it then is (final when
+        it ended), else its executor has to cancel it."""
+
+    @abstractmethod
+    async def fail_unfinished(self) -> int:
+        """At start: fail the executions a dead process of this store left unfinished; how
+        many."""
+
+    @abstractmethod
+    async def _upsert(self, batch: list[ExecutionRecord]) -> None:
+        """Write a batch of changes."""
+
+    @abstractmethod
+    async def _write_replacement(
+        self, record: ExecutionRecord, replacement: ExecutionRecord
+    ) -> bool:
+        """Write the failed outcome in place of `record`; False when another process changed
+        the execution meanwhile."""
+
+    # -- shared by both --------------------------------------------------------------------
+    async def interrupt(self, record: ExecutionRecord, reason: str) -> bool:
+        """End an execution stopped from outside: cancelled by a user, or failed by shutdown.
+        False if it had already ended."""
+        if reason == SHUTDOWN:
+            error = {"type": "interrupted", "message": INTERRUPTED}
+            return await self.finish(record, ExecutionStatus.FAILED, error=error)
+        return await self.finish(record, ExecutionStatus.CANCELLED)
 
     async def commit(self, record: ExecutionRecord, status: ExecutionStatus, attempts: int) -> bool:
-        """Shared mode: write `record` now if its row is still in `status` at `attempts`; False
+        """Write `record` now if its row is still in `status` at `attempts`; False
         (and the copy is dropped) if another process changed the execution first."""
         self._dirty.pop(record.id, None)
         written = await self.repository.compare_and_set(record, status, attempts)
@@ -177,10 +233,7 @@ class ExecutionRecords:
         record = self.cached(execution_id)
         if record is not None:
             return record
-        record = await self.repository.get(execution_id)
-        if record is not None and self.shared and record.status.final:
-            self._remember(record)  # final records never change: safe to keep
-        return record
+        return await self.repository.get(execution_id)
 
     def _remember(self, record: ExecutionRecord) -> None:
         self._recent[record.id] = record
@@ -264,7 +317,7 @@ class ExecutionRecords:
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         if batch:
             self._last_attempt = time.monotonic()
-            await self.repository.upsert_many(batch, fenced=self.shared)
+            await self._upsert(batch)
 
     async def _flush_forever(self) -> None:
         while not self._closed:
@@ -364,12 +417,12 @@ class ExecutionRecords:
         in memory say the same. True when written; False when it could not be written but the
         database took others (dropped, logged); None when nothing shows the database works."""
         self._strikes.pop(record.id, None)
-        reason = _unwritable_reason(record, error)
-        replacement = _failed_copy(record, reason, keep_input=True)
+        reason = unwritable_reason(record, error)
+        replacement = failed_copy(record, reason, keep_input=True)
         try:
             written = await self._write_replacement(record, replacement)
         except Exception:
-            replacement = _failed_copy(record, reason, keep_input=False)
+            replacement = failed_copy(record, reason, keep_input=False)
             try:
                 written = await self._write_replacement(record, replacement)
             except Exception as exc:
@@ -392,17 +445,6 @@ class ExecutionRecords:
         )
         if written:
             self._adopt(record, replacement)
-        return True
-
-    async def _write_replacement(
-        self, record: ExecutionRecord, replacement: ExecutionRecord
-    ) -> bool:
-        """False when, in shared mode, another process changed the execution meanwhile."""
-        if self.shared:
-            return await self.repository.compare_and_set(
-                replacement, record.status, record.attempts
-            )
-        await self.repository.upsert_many([replacement])
         return True
 
     def _adopt(self, record: ExecutionRecord, replacement: ExecutionRecord) -> None:
@@ -437,7 +479,7 @@ class ExecutionRecords:
             log.error(
                 "the database refuses writes (%s, attempt %d): %d execution record change(s) "
                 "wait; retrying in %.1f s",
-                _describe(error),
+                describe_error(error),
                 self._refusals,
                 self.backlog,
                 self._backoff(),
@@ -455,65 +497,16 @@ class ExecutionRecords:
         self._last_error = None
 
 
-def _describe(error: BaseException) -> str:
-    """The error's class and, for the driver's own message, its first line (a SQL error's full
-    text quotes parameters, which may be user data or secrets)."""
-    orig = getattr(error, "orig", None)
-    if orig is not None:
-        first = str(orig).splitlines()[0][:200] if str(orig) else ""
-        return f"{type(error).__name__}: {first}" if first else type(error).__name__
-    return type(error).__name__
-
-
-def _unwritable_reason(record: ExecutionRecord, error: Exception) -> str:
-    """Which of the record's values cannot be stored, and why, without quoting them."""
-    reasons = []
-    for name in _JSON_FIELDS:
-        try:
-            jsoncodec.check(getattr(record, name))
-        except jsoncodec.Unencodable as exc:
-            reasons.append(f"its {name}: {exc}")
-    for name in _TEXT_FIELDS:
-        if not _storable_text(getattr(record, name)):
-            reasons.append(f"its {name.replace('_', ' ')} is not valid text")
-    if reasons:
-        return "; ".join(reasons)
-    return f"the database refused it ({type(error).__name__})"
-
-
-def _storable_text(value: Any) -> bool:
-    if value is None:
-        return True
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in value  # PostgreSQL's text cannot hold NUL
-
-
-def _failed_copy(record: ExecutionRecord, reason: str, *, keep_input: bool) -> ExecutionRecord:
-    """The execution's failed outcome, without the values that may not be storable."""
-    keep = keep_input
-    if keep:
-        try:
-            jsoncodec.check(record.input)
-        except jsoncodec.Unencodable:
-            keep = False
-    return dataclasses.replace(
-        record,
-        status=ExecutionStatus.FAILED,
-        input=record.input if keep else None,
-        output=None,
-        error={
-            "type": UNWRITABLE,
-            "message": f"the execution's record could not be stored: {reason}; the execution "
-            "is recorded as failed instead",
-        },
-        artifacts=[],
-        progress_message=None,
-        progress_step=None,
-        routed_from=record.routed_from if keep and _storable_text(record.routed_from) else None,
-        finished_at=record.finished_at if record.status.final else utcnow(),
-    )
+def conclude(
+    record: ExecutionRecord,
+    status: ExecutionStatus,
+    output: Any,
+    error: dict[str, Any] | None,
+) -> None:
+    """Move the record to its outcome: the final state and what the run gave."""
+    record.transition(status)
+    if status is ExecutionStatus.SUCCEEDED:
+        record.output = output
+        record.progress_fraction = 1.0
+    elif error is not None:
+        record.error = error
