@@ -36,8 +36,8 @@ from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.heartbeats import Heartbeats
 from nanobrain.runtime.records.base import ExecutionRecords
+from nanobrain.runtime.records.distributed import SharedRecords
 from nanobrain.runtime.records.local import LocalRecords
-from nanobrain.runtime.records.shared import SharedRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.directory import UserDirectory
 from nanobrain.store.chat import ChatRepository
