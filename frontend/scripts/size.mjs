@@ -14,7 +14,9 @@ for (const file of initial) {
   total += size;
   console.log(`${(size / 1024).toFixed(1).padStart(8)} KB  ${file}`);
 }
-console.log(`${(total / 1024).toFixed(1).padStart(8)} KB  initial JavaScript, gzipped (budget ${BUDGET_KB} KB)`);
+console.log(
+  `${(total / 1024).toFixed(1).padStart(8)} KB  initial JavaScript, gzipped (budget ${BUDGET_KB} KB)`,
+);
 if (total / 1024 > BUDGET_KB) {
   console.error("over budget: move heavy modules behind a lazy import()");
   process.exit(1);

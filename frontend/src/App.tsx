@@ -1,21 +1,23 @@
 import { lazy, Suspense, useEffect } from "react";
 import { Link, Navigate, Route, Routes } from "react-router-dom";
 import { Layout } from "./components/Layout";
-import { CatalogPage } from "./pages/CatalogPage";
-import { SignInPage } from "./pages/SignInPage";
-import { useAppDispatch, useAppSelector } from "./store";
-import { isAdmin, isAllowedIn, probeAuth, refreshDelay, refreshSession } from "./store/auth";
-import { loadCatalog } from "./store/catalog";
+import { authApi } from "./features/auth/api";
+import { isAdmin, isAllowedIn } from "./features/auth/authSlice";
+import { refreshNow } from "./features/auth/credentials";
+import { refreshDelay } from "./features/auth/session";
+import { SignInPage } from "./features/auth/SignInPage";
+import { CatalogPage } from "./features/workflows/CatalogPage";
 import { useTheme } from "./lib/useTheme";
+import { useAppDispatch, useAppSelector } from "./store";
 
 // Everything but the catalog loads on demand: the form library, charts and chat stay out of the
 // first download.
-const RunPage = lazy(() => import("./pages/RunPage"));
-const ExecutionPage = lazy(() => import("./pages/ExecutionPage"));
-const HistoryPage = lazy(() => import("./pages/HistoryPage"));
-const ToolsPage = lazy(() => import("./pages/ToolsPage"));
-const ChatPage = lazy(() => import("./pages/ChatPage"));
-const AdminPage = lazy(() => import("./pages/AdminPage"));
+const RunPage = lazy(() => import("./features/workflows/RunPage"));
+const ExecutionPage = lazy(() => import("./features/executions/ExecutionPage"));
+const HistoryPage = lazy(() => import("./features/executions/HistoryPage"));
+const ToolsPage = lazy(() => import("./features/tools/ToolsPage"));
+const ChatPage = lazy(() => import("./features/chat/ChatPage"));
+const AdminPage = lazy(() => import("./features/admin/AdminPage"));
 
 function useSilentRefresh(): void {
   const dispatch = useAppDispatch();
@@ -23,27 +25,30 @@ function useSilentRefresh(): void {
   useEffect(() => {
     if (!session) return;
     const timer = setTimeout(
-      () => void dispatch(refreshSession()),
+      () => void refreshNow({ dispatch }),
       refreshDelay(session, Date.now()),
     );
     return () => clearTimeout(timer);
   }, [dispatch, session]);
 }
 
-export function App() {
+/** Ask the server whether sign-in is needed, at start and after an OpenID Connect login. */
+function useAuthProbe(probing: boolean): void {
   const dispatch = useAppDispatch();
+  useEffect(() => {
+    if (!probing) return;
+    void dispatch(
+      authApi.endpoints.probe.initiate(undefined, { forceRefetch: true, subscribe: false }),
+    );
+  }, [dispatch, probing]);
+}
+
+export function App() {
   const auth = useAppSelector((state) => state.auth);
   const allowed = isAllowedIn(auth);
-  const signedInUser = auth.user?.id;
   useTheme();
   useSilentRefresh();
-
-  useEffect(() => {
-    if (auth.mode === "probing") void dispatch(probeAuth());
-  }, [dispatch, auth.mode]);
-  useEffect(() => {
-    if (allowed) void dispatch(loadCatalog());
-  }, [dispatch, allowed, signedInUser]);
+  useAuthProbe(auth.mode === "probing");
 
   if (auth.mode === "probing") {
     return (
@@ -55,7 +60,13 @@ export function App() {
   if (!allowed) return <SignInPage />;
   return (
     <Layout>
-      <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
+      <Suspense
+        fallback={
+          <p className="muted" role="status">
+            Loading…
+          </p>
+        }
+      >
         <Routes>
           <Route path="/" element={<CatalogPage />} />
           <Route path="/workflows/:name" element={<RunPage />} />

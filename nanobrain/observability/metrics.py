@@ -37,7 +37,7 @@ EXECUTIONS_QUEUED = Gauge(
 OLDEST_QUEUED_SECONDS = Gauge(
     "nanobrain_executions_oldest_queued_seconds", "How long the longest queued one has waited"
 )
-# The execution record writer (`runtime/records.py`): its backlog, how long the oldest change has
+# The execution record writer (`runtime/records/`): its backlog, how long the oldest change has
 # waited, and the writes it could not make (`unavailable`: the database refused the attempt, it
 # is retried; `unwritable`: a record it cannot store, replaced by its execution's failed outcome).
 RECORD_BACKLOG = Gauge("nanobrain_record_backlog", "Execution record changes not yet written")

@@ -35,7 +35,9 @@ from nanobrain.runtime.executors.local import LocalExecutor
 from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.files import FileService
 from nanobrain.runtime.heartbeats import Heartbeats
-from nanobrain.runtime.records import ExecutionRecords
+from nanobrain.runtime.records.base import ExecutionRecords
+from nanobrain.runtime.records.distributed import SharedRecords
+from nanobrain.runtime.records.local import LocalRecords
 from nanobrain.runtime.service import ExecutionService
 from nanobrain.security.directory import UserDirectory
 from nanobrain.store.chat import ChatRepository
@@ -138,14 +140,29 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
             stranded_after=config.stranded_after_seconds,
             shares=Shares(redis, prefix, queue.stream, config.fair_share.running_limits()),
             worker_slots=config.max_concurrency,
+            dependency_timeout=config.dependency_timeout_seconds,
         )
     cache: ResultCache | None = build_cache(settings, redis)
-    records = ExecutionRecords(
-        ExecutionRepository(engine, ring),
-        write_behind_seconds=config.write_behind_seconds,
-        flush_timeout=config.flush_timeout_seconds,
-        shared=settings.distributed,
-    )
+    repository = ExecutionRepository(engine, ring)
+    records: ExecutionRecords
+    if settings.distributed:
+        # How long an outcome is retried through an outage: a worker's, until it is recorded;
+        # an API replica's (a cancel), within a request's bound.
+        patience = None if worker is not None else config.dependency_timeout_seconds
+        records = SharedRecords(
+            repository,
+            bus,
+            write_behind_seconds=config.write_behind_seconds,
+            flush_timeout=config.flush_timeout_seconds,
+            patience=patience,
+        )
+    else:
+        records = LocalRecords(
+            repository,
+            bus,
+            write_behind_seconds=config.write_behind_seconds,
+            flush_timeout=config.flush_timeout_seconds,
+        )
     service = ExecutionService(
         registry,
         records,
@@ -155,11 +172,7 @@ def build_runtime(settings: Settings, registry: Registry, *, worker: str | None 
         default_timeout=config.default_timeout_seconds,
         cache=cache,
         llm=provider_from_settings(settings.llm),
-        dependency_timeout=config.dependency_timeout_seconds,
     )
-    # How long an outcome is retried through an outage: a worker's, until it is recorded; an
-    # API replica's (a cancel), within a request's bound.
-    service.publisher.patience = None if worker is not None else config.dependency_timeout_seconds
     auth = settings.web_interface.auth_config
     if auth.enabled:  # an agent's tool calls act as the account stands at each call
         service.accounts = UserDirectory(UserRepository(engine), auth.credential_cache_seconds)

@@ -80,7 +80,7 @@ class ChatService:
         # Every execution that names a session (a turn from /chat, the WebSocket, /v1 or MCP,
         # or any workflow run with a `session_id`) reads and extends that session: only its
         # owner may do that, whichever way the request came in.
-        executions.session_check = self.check_turn
+        executions.admission.session_check = self.check_turn
 
     # -- targets and sessions ------------------------------------------------------------------
     def target(self, name: str | None, user: User) -> Runnable:

@@ -9,13 +9,14 @@ limit costs two dict operations.
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 
 
 class Deadline:
-    """`async with deadlines.limit(seconds):` raises TimeoutError in the task when the time is up;
-    a cancel from elsewhere passes through as CancelledError, as with `asyncio.timeout`. A hot
-    caller may use `arm()` and `disarm()` around its body instead, which costs no coroutines."""
+    """A time limit on the body of the task that made it (`Deadlines.limit`): `arm()` before the
+    body, `disarm()` after it, however it ended. When the time is up the task is cancelled, and
+    `disarm` says so, for the caller to report a timeout; a cancel from elsewhere stays a cancel,
+    as with `asyncio.timeout`. No context manager: around the hot path, that would cost two
+    coroutines per execution."""
 
     __slots__ = ("_cancelling", "_deadlines", "expired", "task", "when")
 
@@ -39,19 +40,6 @@ class Deadline:
             others = self.task.uncancel()  # cancels of the task not made by this deadline
             return exc_type is asyncio.CancelledError and others <= self._cancelling
         return False
-
-    async def __aenter__(self) -> Deadline:
-        self.arm()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self.disarm(exc_type):
-            raise TimeoutError from exc
 
 
 class Deadlines:

@@ -24,6 +24,7 @@ from nanobrain.runtime.errors import RuntimeProblem, StoreUnavailable
 from nanobrain.store.failures import database_unavailable
 
 RETRY_AFTER_SECONDS = 2
+OUTAGE_RETRY_SECONDS = 0.5  # between attempts to record an outcome through an outage
 DATABASE, REDIS, STORAGE = "database", "redis", "storage"
 
 _REDIS = (

@@ -27,8 +27,7 @@ from nanobrain.runtime.assembly import Assembly, assemble
 from nanobrain.runtime.executors.base import HANDOVER, USER_CANCEL, Job
 from nanobrain.runtime.executors.distributed import TASK_NAME, DistributedExecutor, job_from_payload
 from nanobrain.runtime.executors.shares import Reconciler, Turn
-from nanobrain.runtime.outages import unavailable
-from nanobrain.runtime.runner import OUTAGE_RETRY_SECONDS
+from nanobrain.runtime.outages import OUTAGE_RETRY_SECONDS, unavailable
 
 log = logging.getLogger(__name__)
 

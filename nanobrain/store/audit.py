@@ -5,30 +5,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from nanobrain.store.bulk import bulk_writer
 from nanobrain.store.models import AuditRow
-from nanobrain.store.sqlite_rows import SqliteRows
 
 _FIELDS = tuple(column.name for column in AuditRow.__table__.columns)
-_SQLITE_ROWS = SqliteRows(
-    cast(Table, AuditRow.__table__), [name for name in _FIELDS if name != "id"]
-)
 
 
 class AuditRepository:
     def __init__(self, engine: AsyncEngine):
         self._engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
+        self._writer = bulk_writer(
+            engine, cast(Table, AuditRow.__table__), [name for name in _FIELDS if name != "id"]
+        )
 
     async def append(self, entries: list[dict[str, Any]]) -> None:
         if entries:
             async with self._engine.begin() as connection:
-                if self._sqlite:
-                    await _SQLITE_ROWS.write(connection, entries)
-                else:
-                    await connection.execute(insert(AuditRow), entries)
+                await self._writer.write(connection, entries)
 
     async def query(
         self,

@@ -9,17 +9,15 @@ from operator import attrgetter
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nanobrain.core.clock import utcnow
 from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.crypto.keyring import KeyRing
+from nanobrain.store.bulk import bulk_writer
 from nanobrain.store.models import UNFINISHED, ExecutionRow
 from nanobrain.store.sealed import open_json, open_text, seal_json, seal_text
-from nanobrain.store.sqlite_rows import SqliteRows
 
 
 def record_to_row(record: ExecutionRecord) -> dict[str, Any]:
@@ -35,9 +33,6 @@ def record_from_row(row: ExecutionRow) -> ExecutionRecord:
 
 _COLUMNS = tuple(column.name for column in ExecutionRow.__table__.columns)
 _ATTRIBUTES = attrgetter(*_COLUMNS)
-
-
-_SQLITE_ROWS = SqliteRows(cast(Table, ExecutionRow.__table__), _COLUMNS, upsert_key="id")
 
 
 # Built once: only their parameters change (no per-call statement building and cache keys).
@@ -61,6 +56,15 @@ _COMPARE_AND_SET = (
     )
     .values({name: bindparam(name) for name in _COLUMNS if name != "id"})
 )
+
+
+def _fence(table: Table, proposed: Any) -> ColumnElement[bool]:
+    """Progress goes only onto a row still `running` in the same attempt."""
+    return and_(
+        table.c.status == ExecutionStatus.RUNNING.value,
+        proposed.status == ExecutionStatus.RUNNING.value,
+        table.c.attempts == proposed.attempts,
+    )
 
 
 def encode_cursor(record: ExecutionRecord) -> str:
@@ -95,9 +99,8 @@ class ExecutionRepository:
 
     def __init__(self, engine: AsyncEngine, ring: KeyRing | None = None):
         self._engine = engine
-        dialect = engine.dialect.name
-        self._insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        self._sqlite = dialect == "sqlite"
+        self._writer = bulk_writer(engine, _TABLE, _COLUMNS, upsert_key="id")
+        self._fenced = bulk_writer(engine, _TABLE, _COLUMNS, upsert_key="id", only_if=_fence)
         self._ring = ring if ring is not None and ring.enabled else None
 
     def _seal(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -133,37 +136,14 @@ class ExecutionRepository:
         since; outcomes are written with `compare_and_set`."""
         if not records:
             return
-        if self._sqlite and not fenced:
-            # The embedded store's hot write: rows straight to the driver (a row through
-            # SQLAlchemy's per-value bind processing costs more than the driver's insert),
-            # made from the records' attributes unless sealing needs a row to change.
-            if self._ring is None:
-                params = [_SQLITE_ROWS.convert(_ATTRIBUTES(record)) for record in records]
-            else:
-                params = [
-                    _SQLITE_ROWS.params(self._seal(record_to_row(record))) for record in records
-                ]
-            async with self._engine.begin() as connection:
-                await _SQLITE_ROWS.write_params(connection, params)
-            return
-        rows = [self._seal(record_to_row(record)) for record in records]
-        table = cast(Table, ExecutionRow.__table__)
-        statement = self._insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.id],
-            set_={name: statement.excluded[name] for name in _COLUMNS if name != "id"},
-            where=(
-                and_(
-                    table.c.status == ExecutionStatus.RUNNING.value,
-                    statement.excluded.status == ExecutionStatus.RUNNING.value,
-                    table.c.attempts == statement.excluded.attempts,
-                )
-                if fenced
-                else None
-            ),
-        )
+        writer = self._fenced if fenced else self._writer
         async with self._engine.begin() as connection:
-            await connection.execute(statement, rows)
+            if self._ring is None:
+                # The hot write: rows made from the records' attributes, with no mapping between.
+                await writer.write_values(connection, [_ATTRIBUTES(record) for record in records])
+            else:
+                rows = [self._seal(record_to_row(record)) for record in records]
+                await writer.write(connection, rows)
 
     async def claim(self, execution_id: str) -> ExecutionRecord | None:
         """Move a queued execution to running (one attempt more) in one statement; None if it is

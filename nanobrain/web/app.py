@@ -22,7 +22,7 @@ from nanobrain.security.accounts import bootstrap_admin
 from nanobrain.security.services import SecurityServices
 from nanobrain.store.private import private_directory
 from nanobrain.web import openapi, problems
-from nanobrain.web.lean import LeanDispatcher, LeanFrontDoor
+from nanobrain.web.lean import LeanFrontDoor, LeanTable
 from nanobrain.web.mcp import MCPApp
 from nanobrain.web.middleware import (
     BodyLimitMiddleware,
@@ -184,9 +184,8 @@ def create_app(settings: Settings, registry: Registry) -> ASGIApp:
 
 
 def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
-    """`api` behind the lean dispatcher and the middleware."""
-    dispatcher = LeanDispatcher(api, ROUTERS, API_PREFIX)
-    app: ASGIApp = dispatcher
+    """`api` behind the middleware, and the lean front door before both."""
+    app: ASGIApp = api
     web = settings.web_interface
     limits = web.limits
     app = BodyLimitMiddleware(
@@ -216,4 +215,5 @@ def wrap(api: FastAPI, settings: Settings) -> ASGIApp:
         prefix=API_PREFIX, metrics=web.monitoring.enabled, access_log=web.monitoring.access_log
     )
     app = RequestContextMiddleware(app, context)
-    return LeanFrontDoor(app, dispatcher, context, max_body=limits.max_body_bytes)
+    lean_routes = LeanTable(ROUTERS, API_PREFIX)
+    return LeanFrontDoor(app, api, lean_routes, context, max_body=limits.max_body_bytes)

@@ -12,7 +12,6 @@ from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.user import User
 from nanobrain.runtime.chat import Turn
 from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
-from nanobrain.web.body import M, read_model
 from nanobrain.web.deps import while_allowed
 from nanobrain.web.responses import JSON, problem
 from nanobrain.web.state import AppState, app_state
@@ -27,10 +26,6 @@ _FAILURE_STATUS = {
     "unavailable": 503,  # the database or Redis was out during the turn
     "chat_unreadable": 500,
 }
-
-
-async def parse(request: Request, model: type[M]) -> M:
-    return await read_model(request, model, app_state(request).settings.web_interface.limits)
 
 
 def request_id(request: Request) -> str | None:

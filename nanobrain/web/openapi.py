@@ -10,9 +10,22 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from nanobrain.core.registry import Registry
-from nanobrain.web.schemas import ExecuteRequest, ToolExecuteRequest
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+_COMPONENTS = "x-nanobrain-components"  # schemas an operation brings, lifted into components
+
+
+def request_body(model: type[BaseModel], also: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`openapi_extra` for a route whose JSON body is `model` (and whose other media types are
+    `also`): the request body, and the model's schema for the document's components."""
+    schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+    definitions = schema.pop("$defs", {})
+    json = {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": json, **(also or {})}},
+        "responses": {"422": {"description": "Validation Error"}},
+        _COMPONENTS: {**definitions, model.__name__: schema},
+    }
 
 
 def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
@@ -23,10 +36,7 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
-    models: list[tuple[type[BaseModel], Any]] = [
-        (ExecuteRequest, "validation"),
-        (ToolExecuteRequest, "validation"),
-    ]
+    models: list[tuple[type[BaseModel], Any]] = []
     runnables = [*registry.workflows.values(), *registry.tools.values()]
     for spec in runnables:
         models.append((spec.input_model, "validation"))
@@ -39,6 +49,7 @@ def build_openapi(app: FastAPI, registry: Registry) -> dict[str, Any]:
     schema["security"] = [{"bearer": []}, {"apiKey": []}]
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            components.update(operation.pop(_COMPONENTS, {}))
             _document_problems(operation)
     schema["x-nanobrain-workflows"] = {
         spec.name: {

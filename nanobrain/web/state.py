@@ -67,5 +67,5 @@ class AppState:
 
 
 def app_state(connection: HTTPConnection) -> AppState:
-    state: AppState | None = connection.scope.get("nanobrain")  # set by the lean dispatcher
+    state: AppState | None = connection.scope.get("nanobrain")  # set by the lean front door
     return state if state is not None else connection.app.state.nanobrain

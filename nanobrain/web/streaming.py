@@ -33,6 +33,7 @@ RECONNECT = "reconnect"
 RETRY_MS = 1000
 STREAM_RETRY_AFTER = "5"  # seconds: a refused stream may be asked for again once one closed
 _refused_sse = STREAMS_REFUSED.labels("sse")
+MAX_EVENT_ID = 10**18 - 1  # what `Last-Event-ID` and `after` may name (18 digits)
 
 
 async def stream_slot(connection: HTTPConnection, user: User) -> StreamSlot:
@@ -46,22 +47,29 @@ async def stream_slot(connection: HTTPConnection, user: User) -> StreamSlot:
         raise ProblemError(429, str(exc), headers={"Retry-After": STREAM_RETRY_AFTER}) from None
 
 
-def resume_point(request: Request) -> int:
-    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `?after=`, else 0."""
+def resume_point(request: Request, after: int | None = None) -> int:
+    """Where to resume: `Last-Event-ID` (a reconnecting EventSource), else `after` (the route's
+    validated `?after=`; read from the query when the route does not declare it), else 0."""
     header = request.headers.get("last-event-id")
     if header is not None:  # isascii: str.isdigit() also takes digits int() does not ('²')
-        if not (header.isascii() and header.isdigit()) or len(header) > 18:
+        if not _is_event_id(header):
             raise ProblemError(400, "Last-Event-ID must be an event id (a non-negative integer)")
         return int(header)
-    after = request.query_params.get("after")
-    if after is None:
+    if after is not None:
+        return after
+    given = request.query_params.get("after")
+    if given is None:
         return 0
-    if not (after.isascii() and after.isdigit()) or len(after) > 18:
+    if not _is_event_id(given):
         raise InvalidInput(
             "`after` must be an event id",
             [{"loc": ["query", "after"], "msg": "must be a non-negative integer", "type": "int"}],
         )
-    return int(after)
+    return int(given)
+
+
+def _is_event_id(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= len(str(MAX_EVENT_ID))
 
 
 def lagged_data(exc: StreamLagged) -> dict[str, object]:

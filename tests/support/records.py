@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.core.ids import new_id
 from nanobrain.runtime.errors import StoreUnavailable
-from nanobrain.runtime.records import ExecutionRecords
+from nanobrain.runtime.records.base import ExecutionRecords
 from nanobrain.store.executions import ExecutionRepository
 
 BIG = 2**64

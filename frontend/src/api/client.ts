@@ -33,8 +33,8 @@ export interface Credentials {
 type Reachability = (reachable: boolean) => void;
 
 let credentials: Credentials = {
-  accessToken: async () => null,
-  unauthorized: async () => false,
+  accessToken: () => Promise.resolve(null),
+  unauthorized: () => Promise.resolve(false),
 };
 let reachability: Reachability = () => {};
 
@@ -99,32 +99,47 @@ export async function send(path: string, options: RequestOptions = {}): Promise<
   return first.response;
 }
 
-/** A JSON request; a non-2xx answer throws ApiError carrying the problem details. */
-export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const response = await send(path, options);
-  if (!response.ok) throw new ApiError(await toProblem(response));
-  if (response.status === 204) return undefined as T;
-  const type = response.headers.get("content-type") ?? "";
-  return (type.includes("json") ? await response.json() : await response.text()) as T;
-}
-
 /** A list endpoint's items, whether it answers with a bare list or a page `{items}`. */
 export type ListReply<T> = T[] | { items: T[] };
 export function itemsOf<T>(reply: ListReply<T>): T[] {
   return Array.isArray(reply) ? reply : reply.items;
 }
 
+/** A failed request as RTK Query keeps it in the store (plain data, unlike ApiError): the
+ * server's problem details, or a request that never reached the server. */
+export type QueryError =
+  { status: number; problem: Problem } | { status: "NETWORK_ERROR"; message: string };
+
+function isQueryError(error: unknown): error is QueryError {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    "status" in error &&
+    ("problem" in error || "message" in error)
+  );
+}
+
+/** The problem details of a failed request, if the server answered with one. */
+export function problemOf(error: unknown): Problem | null {
+  if (error instanceof ApiError) return error.problem;
+  if (isQueryError(error) && "problem" in error) return error.problem;
+  return null;
+}
+
 /** True when the error means "this server has no such endpoint" (a feature not deployed). */
 export function isMissingEndpoint(error: unknown): boolean {
-  return error instanceof ApiError && (error.status === 404 || error.status === 405);
+  const status = problemOf(error)?.status;
+  return status === 404 || status === 405;
 }
 
 export function errorMessage(error: unknown): string {
-  if (error instanceof ApiError) {
-    const { problem } = error;
-    return problem.detail || problem.title || `HTTP ${problem.status}`;
+  const problem = problemOf(error);
+  if (problem) return problem.detail || problem.title || `HTTP ${problem.status}`;
+  if (error instanceof Error) return error.message;
+  if (typeof error === "object" && error !== null && "message" in error) {
+    return String(error.message);
   }
-  return error instanceof Error ? error.message : String(error);
+  return String(error);
 }
 
 /** Download an API resource (with credentials) as a Blob. */

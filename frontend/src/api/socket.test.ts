@@ -44,7 +44,7 @@ function client(token: string | null = "tok") {
   const sockets: FakeSocket[] = [];
   const states: string[] = [];
   const socket = new SocketClient({
-    token: async () => token,
+    token: () => Promise.resolve(token),
     url: () => "ws://host/api/v1/ws",
     create: (url) => {
       const fake = new FakeSocket(url);
@@ -114,8 +114,20 @@ describe("SocketClient", () => {
     const b: ServerMessage[] = [];
     const first = socket.request({ type: "chat.message", content: "hi" }, (m) => a.push(m));
     socket.request({ type: "workflow.execute", workflow: "echo" }, (m) => b.push(m));
-    sockets[0]!.receive({ type: "chunk", request_id: first, id: "1", seq: 1, data: { delta: "He" } });
-    sockets[0]!.receive({ type: "chunk", request_id: first, id: "1", seq: 1, data: { delta: "He" } });
+    sockets[0]!.receive({
+      type: "chunk",
+      request_id: first,
+      id: "1",
+      seq: 1,
+      data: { delta: "He" },
+    });
+    sockets[0]!.receive({
+      type: "chunk",
+      request_id: first,
+      id: "1",
+      seq: 1,
+      data: { delta: "He" },
+    });
     sockets[0]!.receive({ type: "progress", request_id: "r2", id: "1", seq: 1, data: {} });
     expect(a.map((m) => m.type)).toEqual(["chunk"]);
     expect(b.map((m) => m.type)).toEqual(["progress"]);
@@ -128,7 +140,14 @@ describe("SocketClient", () => {
     sockets[0]!.live();
     const got: ServerMessage[] = [];
     const id = socket.request({ type: "chat.message", content: "hi" }, (m) => got.push(m));
-    sockets[0]!.receive({ type: "typing", request_id: id, execution_id: "ex1", id: "3", seq: 3, data: {} });
+    sockets[0]!.receive({
+      type: "typing",
+      request_id: id,
+      execution_id: "ex1",
+      id: "3",
+      seq: 3,
+      data: {},
+    });
     sockets[0]!.drop();
     expect(states.at(-1)).toBe("reconnecting");
     await tick();
@@ -139,7 +158,14 @@ describe("SocketClient", () => {
       { type: "auth", token: "tok" },
       { type: "subscribe", id, execution_id: "ex1", after: 3 },
     ]);
-    sockets[1]!.receive({ type: "complete", request_id: id, execution_id: "ex1", id: "4", seq: 4, data: {} });
+    sockets[1]!.receive({
+      type: "complete",
+      request_id: id,
+      execution_id: "ex1",
+      id: "4",
+      seq: 4,
+      data: {},
+    });
     expect(got.map((m) => m.type)).toEqual(["typing", "complete"]);
     // the turn is over: nothing to re-subscribe to after the next drop
     sockets[1]!.drop();

@@ -178,7 +178,9 @@ export class SocketClient {
     }
     pending.handler(message);
     const data = message.data as { status?: string } | undefined;
-    const finalStatus = message.type === "status" && ["succeeded", "failed", "cancelled"].includes(data?.status ?? "");
+    const finalStatus =
+      message.type === "status" &&
+      ["succeeded", "failed", "cancelled"].includes(data?.status ?? "");
     if (FINAL_TYPES.has(message.type) || finalStatus) this.pending.delete(id);
   }
 }

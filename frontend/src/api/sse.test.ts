@@ -5,7 +5,8 @@ import { backoffDelay, followEvents, isRetryable, SseParser, type StreamState } 
 describe("SseParser", () => {
   it("parses events split anywhere across chunks, with ids kept between events", () => {
     const parser = new SseParser();
-    const text = 'id: 1\nevent: status\ndata: {"a":1}\n\n: ping\n\nid: 2\r\nevent: progress\r\ndata: x\r\ndata: y\r\n\r\ndata: z\n\n';
+    const text =
+      'id: 1\nevent: status\ndata: {"a":1}\n\n: ping\n\nid: 2\r\nevent: progress\r\ndata: x\r\ndata: y\r\n\r\ndata: z\n\n';
     const messages = [...text].flatMap((char) => parser.feed(char));
     expect(messages).toEqual([
       { event: "status", id: "1", data: '{"a":1}' },
@@ -41,7 +42,9 @@ function sse(events: [number, string, unknown][], close: "end" | "error" = "end"
     start(controller) {
       for (const [id, type, data] of events) {
         const envelope = { id: String(id), seq: id, type, data, ts: "t", execution_id: "x" };
-        controller.enqueue(encoder.encode(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(envelope)}\n\n`));
+        controller.enqueue(
+          encoder.encode(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(envelope)}\n\n`),
+        );
       }
       if (close === "end") controller.close();
     },
@@ -59,10 +62,21 @@ describe("followEvents", () => {
   it("reconnects after a dropped connection and resumes from Last-Event-ID", async () => {
     const sent: (string | null)[] = [];
     const answers: (() => Response | Promise<Response>)[] = [
-      () => sse([[1, "status", { status: "running" }], [2, "progress", { fraction: 0.5 }]], "error"),
+      () =>
+        sse(
+          [
+            [1, "status", { status: "running" }],
+            [2, "progress", { fraction: 0.5 }],
+          ],
+          "error",
+        ),
       () => Promise.reject(new TypeError("connection refused")), // the server is restarting
       () => new Response("{}", { status: 503 }),
-      () => sse([[3, "result", { output: 1 }], [4, "status", { status: "succeeded" }]]),
+      () =>
+        sse([
+          [3, "result", { output: 1 }],
+          [4, "status", { status: "succeeded" }],
+        ]),
     ];
     vi.stubGlobal(
       "fetch",
@@ -92,9 +106,11 @@ describe("followEvents", () => {
     const sent: (string | null)[] = [];
     vi.stubGlobal(
       "fetch",
-      vi.fn(async (_url: string, init: RequestInit) => {
+      vi.fn((_url: string, init: RequestInit) => {
         sent.push((init.headers as Record<string, string>)["Last-Event-ID"] ?? null);
-        return new Response(JSON.stringify({ status: 404, detail: "no execution x" }), { status: 404 });
+        return Promise.resolve(
+          new Response(JSON.stringify({ status: 404, detail: "no execution x" }), { status: 404 }),
+        );
       }),
     );
     const states: StreamState[] = [];
@@ -112,7 +128,10 @@ describe("followEvents", () => {
   });
 
   it("stops reconnecting when closed", async () => {
-    vi.stubGlobal("fetch", vi.fn(async () => Promise.reject(new TypeError("down"))));
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => Promise.reject(new TypeError("down"))),
+    );
     const follower = followEvents({
       path: "workflows/x/events",
       onEvent: () => {},

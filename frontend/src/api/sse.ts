@@ -118,7 +118,10 @@ export interface FollowOptions {
   onEvent: (envelope: EventEnvelope) => void;
   /** The event after which the server ends the stream for good. */
   isFinal: (envelope: EventEnvelope) => boolean;
-  onState?: (state: StreamState, detail?: { attempt: number; delay?: number; error?: string }) => void;
+  onState?: (
+    state: StreamState,
+    detail?: { attempt: number; delay?: number; error?: string },
+  ) => void;
   delay?: (attempt: number) => number;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }

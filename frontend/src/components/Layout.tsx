@@ -1,7 +1,8 @@
 import { useState, type ReactNode } from "react";
 import { NavLink } from "react-router-dom";
-import { useAppDispatch, useAppSelector } from "../store";
-import { isAdmin, signOut } from "../store/auth";
+import { useSignOutMutation } from "../features/auth/api";
+import { isAdmin } from "../features/auth/authSlice";
+import { useAppSelector } from "../store";
 import { ConnectionIndicator } from "./ConnectionIndicator";
 import { ThemeToggle } from "./ThemeToggle";
 
@@ -28,7 +29,7 @@ function Navigation({ onNavigate }: { onNavigate: () => void }) {
 }
 
 function UserMenu() {
-  const dispatch = useAppDispatch();
+  const [signOut] = useSignOutMutation();
   const { user, mode } = useAppSelector((state) => state.auth);
   if (mode !== "required" || !user) return null;
   return (
@@ -36,7 +37,7 @@ function UserMenu() {
       <span className="muted" title={`role: ${user.role}`}>
         {user.username}
       </span>
-      <button type="button" className="button-quiet" onClick={() => void dispatch(signOut())}>
+      <button type="button" className="button-quiet" onClick={() => void signOut()}>
         Sign out
       </button>
     </div>

@@ -4,7 +4,7 @@ import type { WidgetProps } from "@rjsf/utils";
 import { useEffect, useRef, useState, type DragEvent } from "react";
 import { errorMessage } from "../api/client";
 import type { FileInfo } from "../api/types";
-import { formatBytes, uploadFile, type Upload } from "../api/upload";
+import { formatBytes, uploadFile, type Upload } from "../features/files/upload";
 import { ErrorMessage } from "../components/ErrorMessage";
 
 const KNOWN_KEY = "nanobrain.files";
@@ -31,7 +31,15 @@ function remember(info: FileInfo): void {
   }
 }
 
-export function FileWidget({ id, value, onChange, disabled, readonly, label, required }: WidgetProps) {
+export function FileWidget({
+  id,
+  value,
+  onChange,
+  disabled,
+  readonly,
+  label,
+  required,
+}: WidgetProps) {
   const [progress, setProgress] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);

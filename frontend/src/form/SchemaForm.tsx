@@ -65,7 +65,9 @@ export function SchemaForm({ formKey, schema, onSubmit, serverErrors, disabled, 
         showErrorList={false}
         noHtml5Validate
         onChange={(event) =>
-          dispatch(edited({ key: formKey, data: (event.formData ?? {}) as FormData, at: Date.now() }))
+          dispatch(
+            edited({ key: formKey, data: (event.formData ?? {}) as FormData, at: Date.now() }),
+          )
         }
         onSubmit={(event) => onSubmit((event.formData ?? {}) as FormData)}
       >

@@ -33,7 +33,12 @@ describe("adaptSchema on the example workflows", () => {
   it("keeps simulation's numbers with their bounds and defaults", () => {
     const form = adaptSchema(workflow("simulation").input_schema);
     expect(form.fileFields).toEqual([]);
-    expect(props(form.schema).steps).toMatchObject({ type: "integer", minimum: 1, maximum: 10000, default: 10 });
+    expect(props(form.schema).steps).toMatchObject({
+      type: "integer",
+      minimum: 1,
+      maximum: 10000,
+      default: 10,
+    });
     expect(props(form.schema).step_seconds).toMatchObject({ type: "number", default: 0.5 });
   });
 

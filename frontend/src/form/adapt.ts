@@ -101,7 +101,7 @@ function adaptNode(
     if (Array.isArray(options)) {
       node = {
         ...node,
-        [key]: options.map((option) =>
+        [key]: options.map((option: unknown) =>
           isObject(option) ? adaptNode(option, defs, path, [], ancestors).schema : option,
         ),
       };

@@ -1,10 +1,11 @@
 import { useEffect, useState } from "react";
 import { fetchBlob } from "../api/client";
+import { stringField } from "./text";
 
 /** An Image output: inline base64 data, or a stored file fetched with the caller's credentials. */
 export function ImageView({ image }: { image: Record<string, unknown> }) {
-  const mediaType = String(image.media_type ?? "image/png");
-  const alt = String(image.alt ?? "image output");
+  const mediaType = stringField(image, "media_type", "image/png");
+  const alt = stringField(image, "alt", "image output");
   const inline = typeof image.data === "string" ? `data:${mediaType};base64,${image.data}` : null;
   const fileId = typeof image.file_id === "string" ? image.file_id : null;
   const [src, setSrc] = useState<string | null>(inline);

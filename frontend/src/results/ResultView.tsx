@@ -4,6 +4,7 @@ import { FileView } from "./FileView";
 import { ImageView } from "./ImageView";
 import { JsonView } from "./JsonView";
 import { TableView } from "./TableView";
+import { textOf } from "./text";
 
 // Charts (vega) and Markdown (marked + DOMPurify) load only when an output needs them.
 const ChartView = lazy(() => import("./ChartView"));
@@ -14,7 +15,7 @@ function formatScalar(value: unknown): string {
   if (typeof value === "number" && !Number.isInteger(value)) {
     return value.toLocaleString(undefined, { maximumFractionDigits: 6 });
   }
-  return String(value);
+  return textOf(value);
 }
 
 function SectionView({ section }: { section: Section }) {
@@ -55,7 +56,7 @@ function SectionView({ section }: { section: Section }) {
           />
         );
       }
-      if (kind === "markdown") return <MarkdownView text={String(value.text ?? "")} />;
+      if (kind === "markdown") return <MarkdownView text={textOf(value.text)} />;
       if (kind === "image") return <ImageView image={value} />;
       return <FileView file={value} />;
     }

@@ -1,6 +1,7 @@
 import { useMemo, useState } from "react";
 import { saveBlob } from "../api/client";
 import { sortRows, toCsv, type SortDirection, type TableData } from "./classify";
+import { textOf } from "./text";
 
 export const PAGE_SIZE = 25;
 
@@ -9,7 +10,7 @@ function cell(value: unknown): string {
   if (typeof value === "number" && !Number.isInteger(value)) {
     return value.toLocaleString(undefined, { maximumFractionDigits: 4 });
   }
-  return typeof value === "object" ? JSON.stringify(value) : String(value);
+  return textOf(value);
 }
 
 /** A sortable, paged table with CSV download. */

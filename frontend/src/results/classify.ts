@@ -1,5 +1,6 @@
 // How an output is shown: each typed value (`kind`: markdown, table, chart, image, file) gets its
 // component; other values become a row of scalars, a table (a list of flat records) or JSON.
+import { textOf } from "./text";
 
 export type Kind = "markdown" | "table" | "chart" | "image" | "file";
 export const KINDS: readonly Kind[] = ["markdown", "table", "chart", "image", "file"];
@@ -37,13 +38,13 @@ export function humanize(name: string): string {
 export function recordsTable(items: unknown[]): TableData | null {
   if (items.length === 0 || !items.every(isPlain)) return null;
   const columns: string[] = [];
-  for (const item of items as Plain[]) {
+  for (const item of items) {
     for (const [key, value] of Object.entries(item)) {
       if (!isScalar(value)) return null;
       if (!columns.includes(key)) columns.push(key);
     }
   }
-  return { columns, rows: (items as Plain[]).map((item) => columns.map((c) => item[c] ?? null)) };
+  return { columns, rows: items.map((item) => columns.map((c) => item[c] ?? null)) };
 }
 
 function sectionFor(label: string | null, value: unknown): Section {
@@ -75,7 +76,7 @@ export function classifyOutput(output: unknown): Section[] {
 
 function csvCell(value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "object" ? JSON.stringify(value) : String(value);
+  const text = textOf(value);
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -98,6 +99,6 @@ export function sortRows(rows: unknown[][], column: number, direction: SortDirec
     const yEmpty = y === null || y === undefined;
     if (xEmpty || yEmpty) return xEmpty === yEmpty ? 0 : xEmpty ? 1 : -1;
     if (typeof x === "number" && typeof y === "number") return (x - y) * sign;
-    return collator.compare(String(x), String(y)) * sign;
+    return collator.compare(textOf(x), textOf(y)) * sign;
   });
 }

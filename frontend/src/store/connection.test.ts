@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import reducer, { browserOnlineChanged, indicator, reachabilityChanged, streamStateChanged } from "./connection";
+import reducer, {
+  browserOnlineChanged,
+  indicator,
+  reachabilityChanged,
+  streamStateChanged,
+} from "./connection";
 
 const initial = reducer(undefined, { type: "init" });
 
@@ -8,7 +13,9 @@ describe("the connection indicator", () => {
     expect(indicator(initial)).toBe("online");
     const live = reducer(initial, streamStateChanged({ key: "execution:1", state: "open" }));
     expect(indicator(live)).toBe("live");
-    expect(indicator(reducer(live, streamStateChanged({ key: "execution:1", state: "closed" })))).toBe("online");
+    expect(
+      indicator(reducer(live, streamStateChanged({ key: "execution:1", state: "closed" }))),
+    ).toBe("online");
   });
 
   it("says reconnecting while any stream is, and offline when nothing gets through", () => {

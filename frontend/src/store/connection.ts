@@ -12,9 +12,11 @@ export interface ConnectionState {
 
 export type Indicator = "offline" | "reconnecting" | "live" | "online";
 
+const initialState: ConnectionState = { reachable: true, browserOnline: true, streams: {} };
+
 const slice = createSlice({
   name: "connection",
-  initialState: { reachable: true, browserOnline: true, streams: {} } as ConnectionState,
+  initialState,
   reducers: {
     reachabilityChanged(state, action: PayloadAction<boolean>) {
       state.reachable = action.payload;

@@ -112,7 +112,9 @@ describe("drafts survive a reload", () => {
 
   it("only stores forms that have something in them", () => {
     const state = formsFromDrafts({ a: { x: 1 } });
-    expect(draftsOf({ ...state, empty: { past: [], present: {}, future: [], editedAt: 0 } })).toEqual({
+    expect(
+      draftsOf({ ...state, empty: { past: [], present: {}, future: [], editedAt: 0 } }),
+    ).toEqual({
       a: { x: 1 },
     });
   });

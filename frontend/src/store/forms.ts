@@ -23,9 +23,11 @@ function history(state: FormsState, key: string): FormHistory {
   return state[key];
 }
 
+const initialState: FormsState = {};
+
 const slice = createSlice({
   name: "forms",
-  initialState: {} as FormsState,
+  initialState,
   reducers: {
     /** A change made by the user; `at` is the time of the edit (ms). */
     edited(state, action: PayloadAction<{ key: string; data: FormData; at: number }>) {

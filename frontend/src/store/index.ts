@@ -1,15 +1,23 @@
 import { configureStore } from "@reduxjs/toolkit";
 import { useDispatch, useSelector } from "react-redux";
-import auth, { initialAuth } from "./auth";
-import catalog from "./catalog";
-import chat from "./chat";
+import { api } from "../api/api";
+import auth, { initialAuth } from "../features/auth/authSlice";
+import chat from "../features/chat/chatSlice";
+import executions from "../features/executions/executionsSlice";
 import connection from "./connection";
-import executions from "./executions";
 import forms, { draftsOf, formsFromDrafts } from "./forms";
 import { loadPersisted, savePersisted, type Persisted } from "./persist";
 import theme from "./theme";
 
-const reducer = { auth, catalog, chat, connection, executions, forms, theme };
+const reducer = {
+  [api.reducerPath]: api.reducer,
+  auth,
+  chat,
+  connection,
+  executions,
+  forms,
+  theme,
+};
 
 export function createStore(persisted: Persisted = loadPersisted()) {
   return configureStore({
@@ -19,6 +27,7 @@ export function createStore(persisted: Persisted = loadPersisted()) {
       forms: formsFromDrafts(persisted.drafts),
       theme: persisted.theme,
     },
+    middleware: (getDefault) => getDefault().concat(api.middleware),
   });
 }
 

@@ -1,5 +1,5 @@
 // What survives a reload: form drafts, the theme, and the sign-in session.
-import type { Session } from "./auth";
+import type { Session } from "../features/auth/session";
 import type { FormData } from "./forms";
 import type { Theme } from "./theme";
 

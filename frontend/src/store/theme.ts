@@ -3,9 +3,11 @@ import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
 
 export type Theme = "light" | "dark" | "system";
 
+const initialState = "system" as Theme;
+
 const slice = createSlice({
   name: "theme",
-  initialState: "system" as Theme,
+  initialState,
   reducers: {
     themeChosen: (_state, action: PayloadAction<Theme>) => action.payload,
   },

@@ -39,7 +39,11 @@ export const complexSchema: JsonSchema = {
   additionalProperties: false,
   properties: {
     samples: { type: "array", items: { $ref: "#/$defs/Sample" }, title: "Samples", minItems: 1 },
-    reference: { anyOf: [{ $ref: "#/$defs/File" }, { type: "null" }], default: null, title: "Reference" },
+    reference: {
+      anyOf: [{ $ref: "#/$defs/File" }, { type: "null" }],
+      default: null,
+      title: "Reference",
+    },
     mode: { $ref: "#/$defs/Mode", default: "fast" },
     options: {
       type: "object",

@@ -5,11 +5,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
+from nanobrain.core.execution import ExecutionRecord
 from nanobrain.core.user import User
+
+if TYPE_CHECKING:
+    from nanobrain.runtime.records.base import ExecutionRecords
 
 SHUTDOWN = "shutdown"
 USER_CANCEL = "cancelled"
@@ -53,8 +57,8 @@ class Load:
 
 
 class Runner(Protocol):
-    async def run(self, job: Job) -> None:
-        """Run the job to a final state; never raises."""
+    async def run(self, job: Job) -> ExecutionRecord | None:
+        """Run the job to a final state; never raises. The record it ran (None: not run)."""
 
     async def abandon(self, job: Job, reason: str) -> None:
         """Finalize a job that was cancelled before it started."""
@@ -70,9 +74,6 @@ class Runner(Protocol):
 
 
 class Executor(ABC):
-    in_process: bool = False
-    """True when executions run in this process, so their records change here directly."""
-
     @abstractmethod
     async def start(self, runner: Runner) -> None: ...
 
@@ -83,10 +84,25 @@ class Executor(ABC):
     @abstractmethod
     async def submit(self, job: Job) -> None: ...
 
-    async def run_here(self, job: Job) -> bool:
-        """Run the job to its end in the calling task if this executor can do so right now;
-        False when it cannot (then `submit` it)."""
-        return False
+    @abstractmethod
+    async def admit(
+        self,
+        record: ExecutionRecord,
+        job: Job | None,
+        records: ExecutionRecords,
+        *,
+        durable: bool,
+        run_here: bool,
+    ) -> None:
+        """Take a new execution (its record just added to `records`; no `job` when the cache
+        answered it): make its record as durable as this executor needs (`durable`: the caller
+        asks for it to be committed), then run or queue the job; `run_here` lets a caller that
+        waits for the outcome anyway have it run in its own task. Raises (the request is
+        refused) when the record or the job cannot be handed over; the execution is then failed."""
+
+    @abstractmethod
+    def abort(self, execution_id: str) -> None:
+        """Stop a run whose record was replaced by its failed outcome (it could not be stored)."""
 
     @abstractmethod
     async def cancel(self, execution_id: str) -> bool:

@@ -2,7 +2,7 @@
 
 The API side pushes jobs onto one Redis stream read by a consumer group of workers; a worker
 acknowledges a job only after the execution ended (at-least-once). Whichever process gets a job,
-the database row decides who runs it (`ExecutionRecords.claim` is a compare-and-set), so a job
+the database row decides who runs it (`SharedRecords.claim` is a compare-and-set), so a job
 delivered twice runs once.
 
 Each principal's share of the workers' slots is a lease in Redis (`shares.Shares`): a job whose
@@ -42,14 +42,18 @@ from taskiq.message import BrokerMessage, TaskiqMessage
 from taskiq_redis import RedisStreamBroker
 
 from nanobrain.core.clock import utcnow
+from nanobrain.core.execution import ExecutionRecord
 from nanobrain.core.user import User
+from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.executors.base import Executor, Job, Load, Runner
 from nanobrain.runtime.executors.shares import Shares
 from nanobrain.runtime.heartbeats import Heartbeats
-from nanobrain.runtime.outages import unavailable
+from nanobrain.runtime.outages import Unavailable, unavailable
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
+
+    from nanobrain.runtime.records.base import ExecutionRecords
 
 log = logging.getLogger(__name__)
 TASK_NAME = "nanobrain.execute"
@@ -350,8 +354,6 @@ class DistributedExecutor(Executor):
     """The API side: pushes jobs, forwards cancellations, and (like every process) sweeps the
     jobs of workers presumed dead."""
 
-    in_process = False
-
     def __init__(
         self,
         queue: JobQueue,
@@ -363,8 +365,10 @@ class DistributedExecutor(Executor):
         shares: Shares,
         worker_slots: int,
         stranded_after: float = 30.0,
+        dependency_timeout: float = 5.0,
     ):
         self.queue = queue
+        self._dependency_timeout = dependency_timeout
         self.cancellations = cancellations
         self.heartbeats = heartbeats
         self.shares = shares
@@ -391,6 +395,46 @@ class DistributedExecutor(Executor):
 
     async def submit(self, job: Job) -> None:
         await self.queue.push(job)
+
+    async def admit(
+        self,
+        record: ExecutionRecord,
+        job: Job | None,
+        records: ExecutionRecords,
+        *,
+        durable: bool,
+        run_here: bool,
+    ) -> None:
+        """Commit the record and its first events (a worker may take the job at once, and must
+        find both), then push the job, all within `dependency_timeout`, whatever `durable` and
+        `run_here` say. If the database or Redis fails that, the request is refused (503) and
+        the execution does not run: its record is failed (by a compare-and-set if it was
+        committed, else with the next batch the database takes; the stranded-execution sweep is
+        the last resort, `settle_stranded`)."""
+        stored = asyncio.ensure_future(records.flush())
+        try:
+            async with asyncio.timeout(self._dependency_timeout):
+                await asyncio.gather(stored, records.publisher.bus.flush())
+                if job is not None:
+                    await self.submit(job)
+        except Exception as exc:
+            committed = stored.done() and not stored.cancelled() and stored.exception() is None
+            stored.cancel()
+            dependency = unavailable(exc) or (
+                ("redis" if committed else "database") if isinstance(exc, TimeoutError) else None
+            )
+            if dependency is None:
+                raise
+            error = {"type": "unavailable", "message": _refusal(dependency)}
+            with contextlib.suppress(Exception):  # else the stranded sweep fails it later
+                async with asyncio.timeout(self._dependency_timeout):
+                    await records.refuse(record, error, committed=committed)
+            if isinstance(exc, StoreUnavailable):
+                raise  # with the writer's own Retry-After
+            raise Unavailable(dependency) from exc
+
+    def abort(self, execution_id: str) -> None:
+        """Nothing: a worker's run goes on, its later changes of the final record dropped."""
 
     async def cancel(self, execution_id: str) -> bool:
         await self.cancellations.request(execution_id)
@@ -529,3 +573,7 @@ class DistributedExecutor(Executor):
             return True
         uptime = (await self.heartbeats.redis_info()).get("uptime_in_seconds", window)
         return float(uptime) < window
+
+
+def _refusal(dependency: str) -> str:
+    return f"not run: the {dependency} was unavailable when it was submitted (answered 503)"

@@ -7,16 +7,25 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
+from nanobrain.core.execution import ExecutionRecord
+from nanobrain.runtime.errors import StoreUnavailable
 from nanobrain.runtime.executors.base import SHUTDOWN, USER_CANCEL, Executor, Job, Load, Runner
 from nanobrain.runtime.executors.slots import Slots
 
+if TYPE_CHECKING:
+    from nanobrain.runtime.records.base import ExecutionRecords
+
 log = logging.getLogger(__name__)
+STORE_REFUSED = {
+    "type": "store_unavailable",
+    "message": "not started: the database was not taking writes, so the request that asked for "
+    "it was refused",
+}
 
 
 class LocalExecutor(Executor):
-    in_process = True
-
     def __init__(
         self,
         max_concurrency: int,
@@ -46,17 +55,38 @@ class LocalExecutor(Executor):
         task = asyncio.create_task(self._run(job), name=f"execution-{job.execution_id}")
         self._tasks[job.execution_id] = task
 
-    async def run_here(self, job: Job) -> bool:
-        """Run in the calling task when a slot is free now (the caller waits for the outcome
-        anyway: this saves a task and two hand-overs); False leaves it to `submit`.
+    async def admit(
+        self,
+        record: ExecutionRecord,
+        job: Job | None,
+        records: ExecutionRecords,
+        *,
+        durable: bool,
+        run_here: bool,
+    ) -> None:
+        """Runs in the calling task (`run_here`) when a slot is free now (the caller waits for
+        the outcome anyway: this saves a task and two hand-overs); else queues it (`submit`).
 
-        Two cancellations can reach the task: this executor's (`cancel`, `stop`: one at most,
-        with `job.cancel_reason` set), meant for the execution and taken back here; and the
-        caller's own (the server stopping cuts off the request), which the run records as a
+        Two cancellations can reach the calling task: this executor's (`cancel`, `stop`: one at
+        most, with `job.cancel_reason` set), meant for the execution and taken back here; and
+        the caller's own (the server stopping cuts off the request), which the run records as a
         shutdown and which the caller then sees."""
+        if durable:
+            try:
+                await records.flush()
+            except StoreUnavailable:
+                # Refused (503): the run never starts, and its record, written once the database
+                # takes writes again, says so.
+                await records.refuse(record, dict(STORE_REFUSED), committed=False)
+                raise
+        if job is None:  # answered from the cache
+            return
         user = job.user
-        if self._runner is None or self._closing or not self._slots.try_take(user.id, user.role):
-            return False
+        if not run_here or (
+            self._runner is None or self._closing or not self._slots.try_take(user.id, user.role)
+        ):
+            await self.submit(job)
+            return
         task = asyncio.current_task(self._loop)
         assert task is not None
         self._jobs[job.execution_id] = job
@@ -71,7 +101,6 @@ class LocalExecutor(Executor):
                 task.uncancel()  # this executor's, for the execution
         if task.cancelling():
             raise asyncio.CancelledError  # the caller's own, which the run absorbed
-        return True
 
     async def _run(self, job: Job) -> None:
         assert self._runner is not None
@@ -101,6 +130,9 @@ class LocalExecutor(Executor):
 
     async def cancel(self, execution_id: str) -> bool:
         return self._interrupt(execution_id, USER_CANCEL)
+
+    def abort(self, execution_id: str) -> None:
+        self._interrupt(execution_id, USER_CANCEL)
 
     def _interrupt(self, execution_id: str, reason: str) -> bool:
         task = self._tasks.get(execution_id)

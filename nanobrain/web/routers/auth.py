@@ -28,6 +28,7 @@ from nanobrain.web.auth_schemas import (
     RefreshRequest,
     TokenPairBody,
 )
+from nanobrain.web.body import JSONBody
 from nanobrain.web.deps import IDENTITY, public_auth, require
 from nanobrain.web.openapi import PUBLIC
 from nanobrain.web.problems import ProblemError
@@ -53,6 +54,11 @@ _REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
+_LOGIN_BODY = JSONBody(LoginRequest)
+_REFRESH_BODY = JSONBody(RefreshRequest)
+_API_KEY_BODY = JSONBody(ApiKeyCreate)
+
+
 def _security(request: Request) -> SecurityServices:
     return app_state(request).security
 
@@ -65,10 +71,11 @@ def _as_user(record: UserRecord) -> User:
     "/login",
     response_model=TokenPairBody,
     dependencies=[Depends(public_auth)],
-    openapi_extra=PUBLIC,
+    openapi_extra={**PUBLIC, **_LOGIN_BODY.openapi},
     responses=_REFUSED,
 )
-async def login(body: LoginRequest, request: Request) -> Response:
+async def login(request: Request) -> Response:
+    body = await _LOGIN_BODY.read(request)
     security = _security(request)
     address = client_address(request) or "-"
     wait = await security.login_throttle.wait_seconds(body.username, address)
@@ -100,10 +107,11 @@ async def login(body: LoginRequest, request: Request) -> Response:
     "/refresh",
     response_model=TokenPairBody,
     dependencies=[Depends(public_auth)],
-    openapi_extra=PUBLIC,
+    openapi_extra={**PUBLIC, **_REFRESH_BODY.openapi},
     responses=_REFUSED,
 )
-async def refresh(body: RefreshRequest, request: Request) -> Response:
+async def refresh(request: Request) -> Response:
+    body = await _REFRESH_BODY.read(request)
     security = _security(request)
     try:
         pair, record = await security.sessions.refresh(body.refresh_token)
@@ -117,9 +125,15 @@ async def refresh(body: RefreshRequest, request: Request) -> Response:
     return JSON(pair.body())
 
 
-@router.post("/logout", status_code=204, dependencies=[Depends(public_auth)], openapi_extra=PUBLIC)
-async def logout(body: RefreshRequest, request: Request) -> Response:
+@router.post(
+    "/logout",
+    status_code=204,
+    dependencies=[Depends(public_auth)],
+    openapi_extra={**PUBLIC, **_REFRESH_BODY.openapi},
+)
+async def logout(request: Request) -> Response:
     """Revoke the refresh token (and its family). Answers 204 whether or not it was valid."""
+    body = await _REFRESH_BODY.read(request)
     security = _security(request)
     user_id = await security.sessions.logout(body.refresh_token)  # and the login's access tokens
     if user_id is not None:
@@ -143,10 +157,11 @@ async def me(request: Request, user: User = Depends(require(READ))) -> Response:
 # ---------------------------------------------------------------------------- API keys
 
 
-@router.post("/api-keys", status_code=201, response_model=ApiKeyCreated)
-async def create_api_key(
-    body: ApiKeyCreate, request: Request, user: User = Depends(require(READ))
-) -> Response:
+@router.post(
+    "/api-keys", status_code=201, response_model=ApiKeyCreated, openapi_extra=_API_KEY_BODY.openapi
+)
+async def create_api_key(request: Request, user: User = Depends(require(READ))) -> Response:
+    body = await _API_KEY_BODY.read(request)
     security = _security(request)
     role = body.role or user.role
     if not role_at_most(role, user.role):

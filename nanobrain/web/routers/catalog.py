@@ -15,14 +15,8 @@ from nanobrain.core.user import User
 from nanobrain.runtime.errors import NotFound
 from nanobrain.runtime.outages import RETRY_AFTER_SECONDS
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.web.body import parse_model, read_body
-from nanobrain.web.chat_turns import (
-    as_response,
-    finished_reply,
-    parse,
-    request_id,
-    turn_stream,
-)
+from nanobrain.web.body import JSONBody
+from nanobrain.web.chat_turns import as_response, finished_reply, request_id, turn_stream
 from nanobrain.web.deps import require
 from nanobrain.web.responses import JSON, problem
 from nanobrain.web.schemas import (
@@ -70,25 +64,16 @@ async def get_tool(name: str, request: Request, user: User = Depends(require(REA
     return JSON(tool_info(app_state(request).executions.runnable("tool", name, user)))
 
 
-@router.post(
-    "/tools/{name}/execute",
-    response_model=ToolResult,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ToolExecuteRequest"}}
-            },
-        }
-    },
-)
+_TOOL_BODY = JSONBody(ToolExecuteRequest)
+
+
+@router.post("/tools/{name}/execute", response_model=ToolResult, openapi_extra=_TOOL_BODY.openapi)
 async def execute_tool(
     name: str, request: Request, user: User = Depends(require(EXECUTE))
 ) -> Response:
     state = app_state(request)
     spec = state.executions.runnable("tool", name, user)
-    limits = state.settings.web_interface.limits
-    body = parse_model(await read_body(request), ToolExecuteRequest, limits)
+    body = await _TOOL_BODY.read(request)
     record = await state.executions.submit(spec, body.arguments, user, durable=False, run_here=True)
     state.security.audit.record(
         "execution.start", request, actor=user, target=record.id, tool=spec.name
@@ -160,8 +145,12 @@ class ProcessRequest(BaseModel):
     stream: bool = False
 
 
+_PROCESS_BODY = JSONBody(ProcessRequest)
+
+
 @router.post(
     "/agents/{name}/process",
+    openapi_extra=_PROCESS_BODY.openapi,
     responses={200: {"content": {"text/event-stream": {}}, "description": "with `stream`"}},
 )
 async def process(name: str, request: Request, user: User = Depends(require(EXECUTE))) -> Response:
@@ -169,7 +158,7 @@ async def process(name: str, request: Request, user: User = Depends(require(EXEC
     `tool_result`, `complete`). A `session_id` continues that conversation."""
     state = app_state(request)
     _agent(request, name, user)
-    body: ProcessRequest = await parse(request, ProcessRequest)
+    body = await _PROCESS_BODY.read(request)
     slot = await stream_slot(request, user) if body.stream else None  # before the turn starts
     try:
         turn = await state.chat.send(

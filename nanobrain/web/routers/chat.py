@@ -10,7 +10,8 @@ from starlette.responses import Response
 
 from nanobrain.core.user import User
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.web.chat_turns import as_response, finished_reply, parse, request_id, turn_stream
+from nanobrain.web.body import JSONBody
+from nanobrain.web.chat_turns import as_response, finished_reply, request_id, turn_stream
 from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.responses import JSON
 from nanobrain.web.state import app_state
@@ -55,10 +56,13 @@ class ChatSessionBody(BaseModel):
     updated_at: str
 
 
-@router.post("/chat", response_model=ChatReply)
+_CHAT_BODY = JSONBody(ChatRequest)
+
+
+@router.post("/chat", response_model=ChatReply, openapi_extra=_CHAT_BODY.openapi)
 async def chat(request: Request, user: User = Depends(require(EXECUTE))) -> Response:
     state = app_state(request)
-    body: ChatRequest = await parse(request, ChatRequest)
+    body = await _CHAT_BODY.read(request)
     turn = await state.chat.send(
         user,
         body.message,
@@ -72,13 +76,14 @@ async def chat(request: Request, user: User = Depends(require(EXECUTE))) -> Resp
 
 @router.post(
     "/chat/stream",
+    openapi_extra=_CHAT_BODY.openapi,
     responses={200: {"content": {"text/event-stream": {}}, "description": "the turn's events"}},
 )
 async def chat_stream(request: Request, user: User = Depends(require(EXECUTE))) -> Response:
     """Start a turn and stream its events. Sent again with `Last-Event-ID` and the session, it
     resumes the session's latest turn after that event instead of starting another."""
     state = app_state(request)
-    body: ChatRequest = await parse(request, ChatRequest)
+    body = await _CHAT_BODY.read(request)
     slot = await stream_slot(request, user)  # before the turn starts: a refusal starts nothing
     try:
         if request.headers.get("last-event-id") is not None and body.session_id is not None:

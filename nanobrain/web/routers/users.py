@@ -12,6 +12,7 @@ from nanobrain.security.policy import ADMIN
 from nanobrain.security.services import SecurityServices
 from nanobrain.store.users import LastAdmin, UserRecord
 from nanobrain.web.auth_schemas import UserCreate, UserInfo, UserUpdate
+from nanobrain.web.body import JSONBody
 from nanobrain.web.deps import require
 from nanobrain.web.problems import ProblemError
 from nanobrain.web.responses import JSON
@@ -45,10 +46,13 @@ async def list_users(
     return JSON([record.public() for record in records])
 
 
-@router.post("", status_code=201, response_model=UserInfo)
-async def add_user(
-    body: UserCreate, request: Request, user: User = Depends(require(ADMIN))
-) -> Response:
+_CREATE_BODY = JSONBody(UserCreate)
+_UPDATE_BODY = JSONBody(UserUpdate)
+
+
+@router.post("", status_code=201, response_model=UserInfo, openapi_extra=_CREATE_BODY.openapi)
+async def add_user(request: Request, user: User = Depends(require(ADMIN))) -> Response:
+    body = await _CREATE_BODY.read(request)
     security = _security(request)
     try:
         record = await create_user(security.users, body.username, body.password, body.role)
@@ -59,10 +63,11 @@ async def add_user(
     return JSON(record.public(), status_code=201, headers={"Location": f"{record.id}"})
 
 
-@router.patch("/{user_id}", response_model=UserInfo)
+@router.patch("/{user_id}", response_model=UserInfo, openapi_extra=_UPDATE_BODY.openapi)
 async def change_user(
-    user_id: str, body: UserUpdate, request: Request, user: User = Depends(require(ADMIN))
+    user_id: str, request: Request, user: User = Depends(require(ADMIN))
 ) -> Response:
+    body = await _UPDATE_BODY.read(request)
     security = _security(request)
     record = await _existing(security, user_id)
     changes: dict[str, object] = {}

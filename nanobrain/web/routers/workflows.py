@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request
 from sse_starlette import EventSourceResponse
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
+from nanobrain.core.execution import ExecutionStatus
 from nanobrain.core.spec import Runnable
 from nanobrain.core.user import User
 from nanobrain.runtime.errors import InvalidInput
 from nanobrain.security.policy import EXECUTE, READ
-from nanobrain.web.body import media_type, parse_model, read_body, read_form, upload_chunks
+from nanobrain.web.body import JSONBody, media_type, read_body, read_form, upload_chunks
 from nanobrain.web.deps import require, while_allowed
 from nanobrain.web.lean import lean
 from nanobrain.web.problems import ProblemError
@@ -31,29 +31,26 @@ from nanobrain.web.schemas import (
     status_body,
 )
 from nanobrain.web.state import AppState, app_state
-from nanobrain.web.streaming import event_stream, resume_point, stream_slot
+from nanobrain.web.streaming import MAX_EVENT_ID, event_stream, resume_point, stream_slot
 from nanobrain.web.workflow_choice import pick_workflow
 
 router = APIRouter(tags=["workflows"])
 WAIT_GRACE_SECONDS = 1.0  # lets a run that hits its own timeout report that as its outcome
 
-_EXECUTE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ExecuteRequest"}},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "request": {"type": "string", "description": "ExecuteRequest as JSON"}
-                    },
-                    "additionalProperties": {"type": "string", "format": "binary"},
-                }
-            },
-        },
-    }
-}
+_EXECUTE_BODY = JSONBody(
+    ExecuteRequest,
+    also={
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "request": {"type": "string", "description": "ExecuteRequest as JSON"}
+                },
+                "additionalProperties": {"type": "string", "format": "binary"},
+            }
+        }
+    },
+)
 
 
 @router.get(
@@ -87,14 +84,16 @@ async def get_workflow(
     return JSON(app_state(request).executions.runnable("workflow", name, user).describe())
 
 
-@router.post(
+@lean(
+    router,
+    "POST",
     "/workflows/execute",
-    openapi_extra=_EXECUTE_BODY,
+    EXECUTE,
+    openapi_extra=_EXECUTE_BODY.openapi,
     status_code=202,
     response_model=Accepted,
     responses={200: {"model": ExecutionOutcome, "description": "finished within `wait`"}},
 )
-@lean(EXECUTE)
 async def execute(request: Request, user: User) -> Response:
     state = app_state(request)
     body, form = await _read_execute_request(request, state)
@@ -154,7 +153,7 @@ async def _read_execute_request(
     kind = media_type(request)
     if kind in ("application/json", "") or kind.endswith("+json"):
         raw = await read_body(request)
-        return parse_model(raw, ExecuteRequest, limits), None
+        return _EXECUTE_BODY.parse(raw, limits), None
     if kind != "multipart/form-data":
         raise ProblemError(415, f"send application/json or multipart/form-data, not {kind!r}")
     form = await read_form(request, limits, small_parts=("request",))
@@ -166,7 +165,7 @@ async def _read_execute_request(
                 [{"loc": ["body", "request"], "msg": "Field required", "type": "missing"}],
             )
         raw = part.encode() if isinstance(part, str) else await part.read(limits.max_body_bytes + 1)
-        return parse_model(raw, ExecuteRequest, limits, "`request` part"), form
+        return _EXECUTE_BODY.parse(raw, limits, "`request` part"), form
     except Exception:
         await form.close()
         raise
@@ -203,25 +202,21 @@ async def _store_uploads(
     return data
 
 
-async def _visible(request: Request, user: User) -> ExecutionRecord:
-    execution_id = request.path_params["execution_id"]
-    return await app_state(request).executions.get(execution_id, user)
+@lean(router, "GET", "/workflows/{execution_id}/status", READ, response_model=ExecutionStatusBody)
+async def get_status(request: Request, user: User, execution_id: str) -> Response:
+    return JSON(status_body(await app_state(request).executions.get(execution_id, user)))
 
 
-@router.get("/workflows/{execution_id}/status", response_model=ExecutionStatusBody)
-@lean(READ, execution_id=str)
-async def get_status(request: Request, user: User) -> Response:
-    return JSON(status_body(await _visible(request, user)))
-
-
-@router.get(
+@lean(
+    router,
+    "GET",
     "/workflows/{execution_id}/results",
+    READ,
     response_model=Results,
     responses={409: {"description": "not finished, failed or cancelled"}},
 )
-@lean(READ, execution_id=str)
-async def get_results(request: Request, user: User) -> Response:
-    record = await _visible(request, user)
+async def get_results(request: Request, user: User, execution_id: str) -> Response:
+    record = await app_state(request).executions.get(execution_id, user)
     if record.status is not ExecutionStatus.SUCCEEDED:
         detail = {
             ExecutionStatus.QUEUED: "the execution has not started yet",
@@ -240,33 +235,43 @@ async def get_results(request: Request, user: User) -> Response:
     )
 
 
-@router.delete(
-    "/workflows/{execution_id}/cancel", status_code=202, response_model=ExecutionStatusBody
+@lean(
+    router,
+    "DELETE",
+    "/workflows/{execution_id}/cancel",
+    EXECUTE,
+    status_code=202,
+    response_model=ExecutionStatusBody,
 )
-@lean(EXECUTE, execution_id=str)
-async def cancel(request: Request, user: User) -> Response:
-    execution_id = request.path_params["execution_id"]
+async def cancel(request: Request, user: User, execution_id: str) -> Response:
     state = app_state(request)
     record = await state.executions.cancel(execution_id, user)
     state.security.audit.record("execution.cancel", request, actor=user, target=record.id)
     return JSON(status_body(record), status_code=202)
 
 
-@router.get(
+@lean(
+    router,
+    "GET",
     "/workflows/{execution_id}/events",
+    READ,
     response_class=EventSourceResponse,
     responses={
         200: {"content": {"text/event-stream": {}}, "description": "the execution's events"}
     },
 )
-@lean(
-    READ,
-    execution_id=str,
-    after=(int | None, Query(default=None, ge=0, description="replay events after this id")),
-)
-async def events(request: Request, user: User) -> Response:
-    record = await _visible(request, user)
-    start = resume_point(request)
+async def events(
+    request: Request,
+    user: User,
+    execution_id: str,
+    after: Annotated[
+        int | None,
+        Query(ge=0, le=MAX_EVENT_ID, description="replay events after this id"),
+    ] = None,
+) -> Response:
+    state = app_state(request)
+    record = await state.executions.get(execution_id, user)
+    start = resume_point(request, after)
     slot = await stream_slot(request, user)
-    batches = app_state(request).executions.event_batches(record, start)
+    batches = state.executions.event_batches(record, start)
     return event_stream(request, while_allowed(request, record, batches), slot=slot)

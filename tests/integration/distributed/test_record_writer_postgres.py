@@ -12,7 +12,9 @@ import pytest
 
 from nanobrain.core.execution import ExecutionStatus
 from nanobrain.runtime.errors import StoreUnavailable
-from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
+from nanobrain.runtime.events.memory import MemoryEventBus
+from nanobrain.runtime.records.local import LocalRecords
+from nanobrain.runtime.records.unwritable import UNWRITABLE
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from tests.support.backing import backing
@@ -44,7 +46,9 @@ def test_postgresql_refusing_one_value_fails_only_its_record() -> None:
         async def scenario() -> None:
             engine = create_engine(services.env["NANOBRAIN_DATABASE_URL"])
             await upgrade(engine)
-            records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0.2)
+            records = LocalRecords(
+                ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0.2
+            )
             await records.start()
             good = [succeeded(output={"n": index}) for index in range(3)]
             bad = succeeded(output={"n": -1}, progress_message="a\x00b")
@@ -79,8 +83,8 @@ def test_postgresql_stopped_and_started_again_loses_nothing(
     async def scenario() -> None:
         engine = create_engine(private_postgres.url)
         await upgrade(engine)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0, flush_timeout=1.0
         )
         await records.start()
         during = [succeeded(input={"seed": BIG + index}) for index in range(4)]

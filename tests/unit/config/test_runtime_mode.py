@@ -15,6 +15,7 @@ from nanobrain.core.registry import discover
 from nanobrain.runtime.build import build_runtime
 from nanobrain.runtime.events.memory import MemoryEventBus
 from nanobrain.runtime.executors.local import LocalExecutor
+from nanobrain.runtime.records.local import LocalRecords
 from tests.support.backing import REDIS
 
 PG = "postgresql+asyncpg://nanobrain@db:5432/nanobrain"
@@ -50,7 +51,7 @@ def test_redis_alone_keeps_the_embedded_runtime(tmp_path: Path) -> None:
         try:
             assert isinstance(runtime.executions.executor, LocalExecutor)
             assert isinstance(runtime.executions.bus, MemoryEventBus)
-            assert not runtime.executions.records.shared
+            assert isinstance(runtime.executions.records, LocalRecords)
         finally:
             await runtime.release()
 

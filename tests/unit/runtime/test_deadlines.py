@@ -5,13 +5,14 @@ within the sweep's resolution, on both event loops the server runs on."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
 import uvloop
 
-from nanobrain.runtime.deadlines import Deadlines
+from nanobrain.runtime.deadlines import Deadline, Deadlines
 
 T = TypeVar("T")
 RESOLUTION = 0.04
@@ -33,6 +34,20 @@ def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, T]], T]
     return runner
 
 
+@contextlib.asynccontextmanager
+async def enforced(deadline: Deadline) -> AsyncIterator[Deadline]:
+    """The runner's use of a deadline around a body: `arm`, then `disarm`; TimeoutError when it
+    was the deadline that stopped the body."""
+    deadline.arm()
+    try:
+        yield deadline
+    except BaseException as exc:
+        if deadline.disarm(type(exc)):
+            raise TimeoutError from exc
+        raise
+    deadline.disarm(None)
+
+
 def current_task() -> asyncio.Task[Any]:
     task = asyncio.current_task()
     assert task is not None
@@ -52,7 +67,7 @@ def test_a_body_past_its_limit_raises_timeout_error_in_time(
         deadline = deadlines.limit(LIMIT)
         assert deadline.task is current_task()
         with pytest.raises(TimeoutError):
-            async with deadline:
+            async with enforced(deadline):
                 await asyncio.sleep(10)
         elapsed = loop.time() - start
         assert LIMIT - CLOCK <= elapsed <= LIMIT + 2 * RESOLUTION, elapsed
@@ -68,7 +83,7 @@ def test_a_body_past_its_limit_raises_timeout_error_in_time(
 def test_a_body_in_time_returns_and_leaves_nothing_behind(run: Callable[..., Any]) -> None:
     async def scenario() -> None:
         deadlines = Deadlines(resolution=RESOLUTION)
-        async with deadlines.limit(LIMIT) as deadline:
+        async with enforced(deadlines.limit(LIMIT)) as deadline:
             await asyncio.sleep(RESOLUTION / 2)
             sweeper = deadlines._sweeper
             assert sweeper is not None and not sweeper.done()
@@ -86,7 +101,7 @@ def test_a_body_in_time_returns_and_leaves_nothing_behind(run: Callable[..., Any
 
         # A later limit starts the sweeper again, and it still enforces.
         with pytest.raises(TimeoutError):
-            async with deadlines.limit(LIMIT):
+            async with enforced(deadlines.limit(LIMIT)):
                 assert deadlines._sweeper is not None and deadlines._sweeper is not sweeper
                 await asyncio.sleep(10)
 
@@ -98,7 +113,7 @@ def test_a_timeout_error_of_the_body_itself_passes_unchanged(run: Callable[..., 
         deadlines = Deadlines(resolution=RESOLUTION)
         deadline = deadlines.limit(10)
         with pytest.raises(TimeoutError, match="the body's own"):
-            async with deadline:
+            async with enforced(deadline):
                 await asyncio.sleep(0)
                 raise TimeoutError("the body's own")
         assert not deadline.expired
@@ -115,7 +130,7 @@ def test_an_outside_cancel_passes_through_as_cancelled_error(run: Callable[..., 
 
         async def body() -> None:
             try:
-                async with deadlines.limit(10):
+                async with enforced(deadlines.limit(10)):
                     entered.set()
                     await asyncio.sleep(10)
             except BaseException as exc:
@@ -142,7 +157,7 @@ def test_an_outside_cancel_of_an_expired_limit_stays_a_cancel(run: Callable[...,
         deadlines = Deadlines(resolution=RESOLUTION)
 
         async def body() -> None:
-            async with deadlines.limit(LIMIT) as deadline:
+            async with enforced(deadlines.limit(LIMIT)) as deadline:
                 try:
                     await asyncio.sleep(10)
                 finally:
@@ -164,10 +179,10 @@ def test_nested_limits_the_inner_expires_and_the_outer_goes_on(run: Callable[...
         deadlines = Deadlines(resolution=RESOLUTION)
         loop = asyncio.get_running_loop()
         after_inner = False
-        async with deadlines.limit(LIMIT * 10) as outer:
+        async with enforced(deadlines.limit(LIMIT * 10)) as outer:
             start = loop.time()
             with pytest.raises(TimeoutError):
-                async with deadlines.limit(LIMIT) as inner:
+                async with enforced(deadlines.limit(LIMIT)) as inner:
                     await asyncio.sleep(10)
             elapsed = loop.time() - start
             assert LIMIT - CLOCK <= elapsed <= LIMIT + 2 * RESOLUTION, elapsed
@@ -187,9 +202,9 @@ def test_nested_limits_the_outer_expires_through_the_inner(run: Callable[..., An
         deadlines = Deadlines(resolution=RESOLUTION)
         inner_saw: list[type[BaseException]] = []
         with pytest.raises(TimeoutError):
-            async with deadlines.limit(LIMIT) as outer:
+            async with enforced(deadlines.limit(LIMIT)) as outer:
                 try:
-                    async with deadlines.limit(LIMIT * 10) as inner:
+                    async with enforced(deadlines.limit(LIMIT * 10)) as inner:
                         await asyncio.sleep(10)
                 except BaseException as exc:
                     inner_saw.append(type(exc))
@@ -207,7 +222,7 @@ def test_only_the_task_past_its_limit_is_cancelled(run: Callable[..., Any]) -> N
         deadlines = Deadlines(resolution=RESOLUTION)
 
         async def limited(seconds: float, work: float) -> str:
-            async with deadlines.limit(seconds):
+            async with enforced(deadlines.limit(seconds)):
                 await asyncio.sleep(work)
             return "finished"
 

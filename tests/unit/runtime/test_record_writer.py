@@ -1,4 +1,4 @@
-"""The execution record writer (`runtime/records.py`) against real databases: one record it cannot
+"""The execution record writer (`runtime/records/`) against real databases: one record it cannot
 store never holds up the others, a database that refuses writes is retried with backoff and
 reported, and values JSON allows (integers past 64 bits) are stored exactly.
 
@@ -25,7 +25,9 @@ from nanobrain.core.execution import ExecutionStatus
 from nanobrain.crypto.keyring import KeyRing
 from nanobrain.observability.metrics import RECORD_WRITE_FAILURES
 from nanobrain.runtime.errors import StoreUnavailable
-from nanobrain.runtime.records import UNWRITABLE, ExecutionRecords
+from nanobrain.runtime.events.memory import MemoryEventBus
+from nanobrain.runtime.records.local import LocalRecords
+from nanobrain.runtime.records.unwritable import UNWRITABLE
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository
 from tests.support.records import BIG, NEGATIVE, flushed, record, succeeded, written
@@ -133,7 +135,9 @@ def test_sqlite_stores_big_integers_exactly(tmp_path: Path, encrypted: bool) -> 
 def test_one_record_the_store_cannot_hold_fails_alone(tmp_path: Path) -> None:
     async def scenario() -> None:
         engine = await sqlite(tmp_path / "db.sqlite")
-        records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0.2)
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0.2
+        )
         replaced: list[tuple[str, bool]] = []
         records.on_unwritable = lambda made, was_final: replaced.append((made.id, was_final))
         await records.start()
@@ -168,7 +172,9 @@ def test_a_live_record_replaced_by_its_failure_is_settled(tmp_path: Path) -> Non
 
     async def scenario() -> None:
         engine = await sqlite(tmp_path / "db.sqlite")
-        records = ExecutionRecords(ExecutionRepository(engine), write_behind_seconds=0)
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0
+        )
         await records.start()
         running = record()
         records.add(running)
@@ -195,8 +201,8 @@ def test_a_database_refusing_writes_is_retried_with_backoff_then_caught_up(tmp_p
 
     async def scenario() -> None:
         engine = await sqlite(database)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0, flush_timeout=1.0
         )
         await records.start()
         first = succeeded(input={"seed": 1})
@@ -245,8 +251,8 @@ def test_closing_while_the_database_refuses_writes_keeps_its_deadline(tmp_path: 
 
     async def scenario() -> None:
         engine = await sqlite(database)
-        records = ExecutionRecords(
-            ExecutionRepository(engine), write_behind_seconds=0, flush_timeout=1.0
+        records = LocalRecords(
+            ExecutionRepository(engine), MemoryEventBus(), write_behind_seconds=0, flush_timeout=1.0
         )
         await records.start()
         records.add(record())

@@ -1,5 +1,6 @@
-"""A waited execution runs in its caller's task (`LocalExecutor.run_here`): two cancellations can
-reach that task, and each must keep its meaning. In-process runtime on real SQLite."""
+"""A waited execution runs in its caller's task (`LocalExecutor.admit` with `run_here`): two
+cancellations can reach that task, and each must keep its meaning. In-process runtime on real
+SQLite."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nanobrain.core.execution import ExecutionRecord, ExecutionStatus
 from nanobrain.core.ids import new_id
 from nanobrain.store.audit import AuditRepository
+from nanobrain.store.bulk import SqlAlchemyBulkWriter, SqliteBulkWriter
 from nanobrain.store.database import create_engine, upgrade
 from nanobrain.store.executions import ExecutionRepository, record_to_row
 from nanobrain.store.models import AuditRow, ExecutionRow
@@ -28,6 +29,14 @@ T = TypeVar("T")
 
 EXECUTION_COLUMNS = [column.name for column in ExecutionRow.__table__.columns]
 AUDIT_COLUMNS = [column.name for column in AuditRow.__table__.columns]
+
+# The same rows through SQLAlchemy's insert (... on conflict), to compare the fast path with.
+EXECUTIONS_BY_SQLALCHEMY = SqlAlchemyBulkWriter(
+    "sqlite", cast(Table, ExecutionRow.__table__), EXECUTION_COLUMNS, upsert_key="id"
+)
+AUDIT_BY_SQLALCHEMY = SqlAlchemyBulkWriter(
+    "sqlite", cast(Table, AuditRow.__table__), [name for name in AUDIT_COLUMNS if name != "id"]
+)
 
 PLUS_5 = timezone(timedelta(hours=5))
 MINUS_3_30 = timezone(-timedelta(hours=3, minutes=30))
@@ -168,8 +177,8 @@ def test_fast_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) -> None
         engine = await database(path)
         fast = ExecutionRepository(engine)
         slow = ExecutionRepository(engine)
-        slow._sqlite = False  # forces SQLAlchemy's insert ... on conflict
-        assert fast._sqlite, "the fast path is for SQLite"
+        slow._writer = EXECUTIONS_BY_SQLALCHEMY
+        assert isinstance(fast._writer, SqliteBulkWriter), "the fast path is for SQLite"
         await fast.upsert_many([record for record, _ in pairs])
         await slow.upsert_many([copy for _, copy in pairs])
         fast_read = [await fast.get(record.id) for record, _ in pairs]
@@ -219,7 +228,7 @@ def test_upsert_of_an_existing_id_updates_it(tmp_path: Path, first: str, then: s
             "fast": ExecutionRepository(engine),
             "sqlalchemy": ExecutionRepository(engine),
         }
-        repositories["sqlalchemy"]._sqlite = False
+        repositories["sqlalchemy"]._writer = EXECUTIONS_BY_SQLALCHEMY
         await repositories[first].upsert_many([record, other])
         record.status = ExecutionStatus.SUCCEEDED
         record.output = {"answer": "✓", "items": [1, {"x": None}]}
@@ -334,10 +343,10 @@ def test_audit_fast_path_stores_and_reads_back_like_sqlalchemy(tmp_path: Path) -
     async def scenario() -> dict[str, list[dict[str, Any]]]:
         engine = await database(path)
         fast = AuditRepository(engine)
-        assert fast._sqlite, "the fast path is for SQLite"
+        assert isinstance(fast._writer, SqliteBulkWriter), "the fast path is for SQLite"
         await fast.append(entries)
         slow = AuditRepository(engine)
-        slow._sqlite = False
+        slow._writer = AUDIT_BY_SQLALCHEMY
         await slow.append(entries)
         whole_second = entries[0]["at"]
         results = {
