@@ -1,7 +1,13 @@
+"""Fixtures that several folders share, and the markers each test gets from where it lives and what
+it uses (README, "Testing"): everything under integration/, attack/ and faults/ is `slow`;
+integration/distributed/, the distributed deployment and the PostgreSQL instances of parametrized
+fixtures are `distributed`; the fixtures in FIXTURE_MARKERS that start nginx, Chromium,
+PostgreSQL or Redis mark their tests `nginx`, `browser` or `distributed`."""
+
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -9,29 +15,61 @@ import pytest
 
 from tests.support.auth import Accounts, auth_env, create_accounts
 from tests.support.backing import backing
+from tests.support.deployment import MODES, SESSION_ENV, Deployment
 from tests.support.server import Server, Worker
 
-MODES = ["embedded", "distributed"]
-SESSION_ENV = {
-    "NANOBRAIN_WEB_INTERFACE__LIMITS__MAX_UPLOAD_BYTES": str(256 * 1024),
-    "NANOBRAIN_WEB_INTERFACE__CACHE_CONFIG__ENABLED": "true",  # for workflows that opt in
+HERE = Path(__file__).parent
+# Markers by folder (relative to tests/): a test gets those of every folder it is in.
+FOLDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "integration": ("slow",),
+    "integration/distributed": ("distributed",),
+    "attack": ("slow",),
+    "faults": ("slow", "faults"),
+}
+# Markers by fixture: a test that uses one of these (directly or through another fixture) gets them.
+FIXTURE_MARKERS: dict[str, tuple[str, ...]] = {
+    "browser": ("browser",),  # integration/ui: Chromium through Playwright
+    "cluster": ("nginx", "distributed"),  # nginx in front of replicas and workers
+    "through_nginx": ("nginx",),
+    "nginx_binary": ("nginx",),
+    "postgres": ("distributed",),  # tests/faults: private PostgreSQL and Redis instances
+    "redis_server": ("distributed",),
 }
 
+# A fixture parametrized over backends (the `deployment` modes, the attack suite's databases):
+# the instances with one of these values need the machine's PostgreSQL and Redis.
+DISTRIBUTED_PARAMS = {"distributed", "postgresql"}
 
-@dataclass
-class Deployment:
-    """What the API tests talk to: one API server, plus a worker in distributed mode."""
 
-    mode: str
-    server: Server
-    workers: list[Worker] = field(default_factory=list)
+def markers_of(item: pytest.Item) -> set[str]:
+    path = Path(str(item.fspath)).parent
+    folder = path.relative_to(HERE).as_posix() if path.is_relative_to(HERE) else ""
+    names = {
+        name
+        for prefix, marks in FOLDER_MARKERS.items()
+        if folder == prefix or folder.startswith(prefix + "/")
+        for name in marks
+    }
+    for fixture in getattr(item, "fixturenames", ()):
+        names.update(FIXTURE_MARKERS.get(fixture, ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and DISTRIBUTED_PARAMS & {
+        value for value in callspec.params.values() if isinstance(value, str)
+    }:
+        names.add("distributed")
+    return names
 
-    @property
-    def metrics_urls(self) -> list[str]:
-        """Where the processes that run executions publish their metrics."""
-        if not self.workers:
-            return [f"{self.server.api}/metrics"]
-        return [worker.metrics_url for worker in self.workers]
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in sorted(markers_of(item) - {mark.name for mark in item.iter_markers()}):
+            item.add_marker(name)
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    """The nginx executable (scripts/setup-tests.sh installs it)."""
+    return shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 @pytest.fixture(scope="session", params=MODES)

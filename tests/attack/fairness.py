@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from tests.support.auth import Accounts, bearer
+from tests.support.waiting import wait_until
 
 
 def start(client: httpx.Client, token: str, workflow: str, payload: dict[str, Any]) -> str:
@@ -36,10 +37,7 @@ def history(client: httpx.Client, token: str, workflow: str = "simulation") -> l
 def poll(
     check: Callable[[], bool], timeout: float, interval: float = 0.5, what: str = "condition"
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"{what} not reached within {timeout} s"
-        time.sleep(interval)
+    wait_until(check, timeout, interval, what)
 
 
 def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:

@@ -29,6 +29,8 @@ from tests.support.backing import REDIS, Backing, backing
 from tests.support.production import Tls, https_client, production_env
 from tests.support.server import Server, Worker
 
+pytestmark = pytest.mark.distributed  # workers on PostgreSQL and Redis
+
 SIM = {"steps": 20, "step_seconds": 0.1}  # 2 s each
 PROMPT_SECONDS = 3.0  # without fair share: behind the hog's whole backlog (6 s and more)
 

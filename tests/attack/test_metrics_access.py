@@ -13,9 +13,9 @@ import pytest
 
 from tests.support.auth import Accounts, bearer
 from tests.support.backing import backing
+from tests.support.cli import run_cli
 from tests.support.production import Tls, https_client, production_env
 from tests.support.server import Server, Worker, child_env
-from tests.test_discovery import run_cli
 
 SCRAPE_TOKEN = "scrape-token-of-this-test-0123456789"
 
@@ -71,6 +71,7 @@ def _answer(url: str, headers: dict[str, str] | None = None) -> int:
     raise AssertionError(f"nothing answered at {url}")
 
 
+@pytest.mark.distributed  # a worker needs PostgreSQL and Redis
 def test_a_worker_guards_its_metrics_with_the_same_token(tmp_path: Path) -> None:
     with backing("metrics") as services:
         env = {**services.env, "NANOBRAIN_WEB_INTERFACE__MONITORING__METRICS_TOKEN": SCRAPE_TOKEN}

@@ -567,6 +567,7 @@ def test_sigterm_while_users_work_stops_in_time_and_loses_nothing_acknowledged(
         server.kill()
 
 
+@pytest.mark.distributed
 def test_values_postgresql_cannot_hold_are_refused_or_fail_alone(tmp_path: Path, tls: Tls) -> None:
     """PostgreSQL's text cannot hold NUL (SQLite's can): a request bringing one gets a 4xx, a run
     reporting one fails alone, and the audit log is not held up by a sign-in attempt with one."""

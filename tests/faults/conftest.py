@@ -1,37 +1,18 @@
 """The fault-injection suite (`pytest -m faults`): real PostgreSQL, Redis and nginx, stopped,
 restarted, paused and filled up under traffic. Each test prints its outage window, the requests
 answered 503 and the executions lost (always 0) with `-s`; tests/faults/README.md has a run's
-table."""
+table. tests/conftest.py marks them `faults` (and `slow`, `distributed`, `nginx`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.faults.outage import FAULT_ENV
 from tests.support.backing import backing
 from tests.support.cluster import Cluster
 from tests.support.services import PrivatePostgres, PrivateRedis
-
-# Short bounds, so that an outage shows within seconds: a request waits at most 2 s on a
-# dependency, a never-queued execution is failed after 5 s, a worker is presumed dead after 3 s.
-FAULT_ENV = {
-    "NANOBRAIN_RUNTIME__DEPENDENCY_TIMEOUT_SECONDS": "2",
-    "NANOBRAIN_RUNTIME__FLUSH_TIMEOUT_SECONDS": "2",
-    "NANOBRAIN_RUNTIME__STRANDED_AFTER_SECONDS": "5",
-    "NANOBRAIN_RUNTIME__HEARTBEAT_SECONDS": "0.5",
-    "NANOBRAIN_RUNTIME__WORKER_TIMEOUT_SECONDS": "3",
-    "NANOBRAIN_RUNTIME__WRITE_BEHIND_SECONDS": "0.05",
-    "NANOBRAIN_REALTIME__SSE_PING_SECONDS": "1",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.faults)
 
 
 @pytest.fixture(scope="module")

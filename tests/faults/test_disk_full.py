@@ -17,10 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.faults.outage import LONG_RUN, health_during, serves, submit
 from tests.faults.report import report, settle
-from tests.faults.test_distributed_faults import LONG_RUN, health_during, serves, submit, wait_until
 from tests.faults.traffic import CLIENT_TIMEOUT, Follower, Traffic, check_answers, check_stream
 from tests.support.server import Server
+from tests.support.waiting import wait_until
 
 FULL_SECONDS = 6.0
 ENV = {
@@ -73,7 +74,9 @@ def test_a_full_disk_refuses_writes_and_loses_nothing(small_disk: Path, tmp_path
         with httpx.Client(timeout=CLIENT_TIMEOUT) as client:
             in_flight = [submit(client, api, "simulation", LONG_RUN) for _ in range(3)]
         followers = [Follower(api, execution_id).start() for execution_id in in_flight]
-        wait_until(lambda: all(f.events for f in followers), 15, "the streams to start")
+        wait_until(
+            lambda: all(f.events for f in followers), 15, interval=0.1, what="the streams to start"
+        )
         with Traffic(server.url) as traffic:
             time.sleep(1.0)
             full = time.monotonic()
@@ -81,7 +84,7 @@ def test_a_full_disk_refuses_writes_and_loses_nothing(small_disk: Path, tmp_path
             health = health_during(api, FULL_SECONDS)
             filler.unlink()
             freed = time.monotonic()
-            wait_until(serves(api), 30, "the server to write again")
+            wait_until(serves(api), 30, interval=0.1, what="the server to write again")
             recovered = time.monotonic()
             time.sleep(1.0)
         during = traffic.between(full, freed)

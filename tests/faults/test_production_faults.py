@@ -9,8 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.conftest import FAULT_ENV
-from tests.faults.test_distributed_faults import through_outage
+from tests.faults.outage import FAULT_ENV, through_outage
 from tests.support.auth import ADMIN, login
 from tests.support.backing import backing
 from tests.support.production import Tls, production_env, self_signed

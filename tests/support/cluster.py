@@ -14,6 +14,12 @@ from tests.support.backing import Backing
 from tests.support.server import ROOT, Server, Worker, free_port
 
 PROXY_RULES = ROOT / "deploy" / "nginx" / "nanobrain-proxy.conf"
+# Fast worker-failure detection: a heartbeat every HEARTBEAT seconds, dead after WORKER_TIMEOUT.
+HEARTBEAT, WORKER_TIMEOUT = 0.2, 1.0
+DETECTION = {
+    "NANOBRAIN_RUNTIME__HEARTBEAT_SECONDS": str(HEARTBEAT),
+    "NANOBRAIN_RUNTIME__WORKER_TIMEOUT_SECONDS": str(WORKER_TIMEOUT),
+}
 NGINX_CONF = """
 worker_processes 1;
 user root;

@@ -4,7 +4,6 @@ disable, delete or sign out without disturbing the shared accounts."""
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -13,6 +12,7 @@ import httpx
 
 from tests.support.auth import bearer
 from tests.support.production import Tls
+from tests.support.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -51,14 +51,7 @@ def make_user(api: str, tls: Tls, admin: dict[str, str], role: str) -> Principal
 
 def eventually(check: Callable[[], T | None], timeout: float = 15, interval: float = 0.2) -> T:
     """Poll `check` until it gives something truthy, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s (last: {result!r})")
-        time.sleep(interval)
+    return wait_until(check, timeout, interval)  # type: ignore[arg-type]
 
 
 def history(http: httpx.Client, session_id: str, headers: dict[str, str]) -> list[Any]:
