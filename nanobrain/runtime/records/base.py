@@ -1,7 +1,7 @@
 """The records store: execution records in memory with write-behind to the database, and the
 events that announce their changes. Two implementations settle outcomes each their own way:
-`local` (this process runs every execution it records) and `distributed` (workers elsewhere run them;
-PostgreSQL arbitrates). The assembly picks one.
+`local` (this process runs every execution it records) and `distributed` (workers elsewhere run
+them; PostgreSQL arbitrates). The assembly picks one.
 
 Requests never wait on a database round trip of their own: changes are marked dirty and a single
 flusher upserts everything dirty in one transaction (group commit), at most
